@@ -1,0 +1,3 @@
+from tcpq.cli import main
+
+main()

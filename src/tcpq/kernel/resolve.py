@@ -1,0 +1,53 @@
+"""Resolve a namespace's sysctls for a kernel version: catalogue defaults plus overrides."""
+
+from collections.abc import Mapping
+
+from tcpq.errors import ScenarioError
+from tcpq.kernel.sysctls import SYSCTLS, SysctlValue, find_sysctl
+from tcpq.kernel.versions import KernelVersion, format_version
+
+
+def sysctl_defaults(version: KernelVersion) -> dict[str, SysctlValue]:
+    """Every catalogue sysctl that exists in `version`, at its default there."""
+    out: dict[str, SysctlValue] = {}
+    for name, sysctl in SYSCTLS.items():
+        value = sysctl.default_for(version)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def resolve_sysctls(
+    version: KernelVersion, overrides: Mapping[str, SysctlValue], origin: str = "scenario"
+) -> dict[str, SysctlValue]:
+    """Defaults for `version` with `overrides` applied; unknown or absent sysctls are errors."""
+    values = sysctl_defaults(version)
+    for raw_name, value in overrides.items():
+        try:
+            sysctl = find_sysctl(raw_name)
+        except KeyError:
+            raise ScenarioError(
+                f"{origin}: kernel.sysctl: unknown sysctl {raw_name!r} (see `tcpq explain`)"
+            ) from None
+        if sysctl.default_for(version) is None:
+            raise ScenarioError(
+                f"{origin}: kernel.sysctl: {sysctl.name} does not exist in kernel {format_version(version)}"
+                f" ({sysctl.history})"
+            )
+        expects_pair = isinstance(sysctl.default_for(version), tuple)
+        if expects_pair != isinstance(value, tuple):
+            shape = "two integers" if expects_pair else "one integer"
+            raise ScenarioError(f"{origin}: kernel.sysctl: {sysctl.name} takes {shape}")
+        _check_range(sysctl.name, value, sysctl.minimum, sysctl.maximum, origin)
+        values[sysctl.name] = value
+    return values
+
+
+def _check_range(name: str, value: SysctlValue, low: int | None, high: int | None, origin: str) -> None:
+    numbers = value if isinstance(value, tuple) else (value,)
+    for number in numbers:
+        if (low is not None and number < low) or (high is not None and number > high):
+            bounds = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+            raise ScenarioError(f"{origin}: kernel.sysctl: {name} = {number} is outside {bounds}")
+    if isinstance(value, tuple) and value[0] > value[1]:
+        raise ScenarioError(f"{origin}: kernel.sysctl: {name}: the low end is above the high end")

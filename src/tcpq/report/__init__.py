@@ -1,0 +1,1 @@
+"""Renderers only: turn tcpq's data objects into terminal output; they never compute."""

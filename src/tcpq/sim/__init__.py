@@ -1,0 +1,1 @@
+"""Discrete-event simulation: the engine, workloads and the runner (Scenario → RunResult)."""

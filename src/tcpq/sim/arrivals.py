@@ -1,0 +1,33 @@
+"""Arrival times of clients and attack SYNs (integer µs), drawn once from the seeded RNG."""
+
+import numpy as np
+import numpy.typing as npt
+
+from tcpq.scenario import AttackSection, ClientGroup
+
+US = 1_000_000
+
+
+def arrival_times(
+    group: ClientGroup | AttackSection, duration_us: int, rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
+    """Sorted start times inside [0, duration] for one client group or the attack."""
+    if group.count is not None:
+        if group.at > duration_us:
+            return np.zeros(0, dtype=np.int64)
+        return np.full(group.count, group.at, dtype=np.int64)
+    assert group.rate is not None
+    start = group.from_
+    end = duration_us if group.until is None else min(group.until, duration_us)
+    if end <= start:
+        return np.zeros(0, dtype=np.int64)
+    span_s = (end - start) / US
+    poisson = isinstance(group, ClientGroup) and group.arrival == "poisson"
+    if poisson:
+        n = int(rng.poisson(group.rate * span_s))
+        offsets = np.sort(rng.random(n)) * (end - start)
+    else:
+        n = int(group.rate * span_s)
+        offsets = np.arange(n, dtype=np.float64) * (US / group.rate)
+    times = start + np.floor(offsets).astype(np.int64)
+    return times[times < end]

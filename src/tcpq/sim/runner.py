@@ -1,0 +1,258 @@
+"""Scenario → RunResult: build the namespaces and the world, feed arrivals, run, summarise."""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tcpq.kernel.profiles import NEWEST, Profile, profile_for
+from tcpq.kernel.resolve import resolve_sysctls
+from tcpq.kernel.sysctls import SysctlValue
+from tcpq.kernel.versions import KernelVersion, format_version, parse_version
+from tcpq.model import mib
+from tcpq.model.client import Outcome
+from tcpq.model.listener import Listener, listen_backlog, syn_queue_limit
+from tcpq.model.netns import Netns, Settings
+from tcpq.scenario import Scenario
+from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, WorkersApp
+from tcpq.sim.arrivals import arrival_times
+from tcpq.sim.conn import Conn, GroupPlan
+from tcpq.sim.engine import Engine
+from tcpq.sim.world import World
+from tcpq.types import (
+    ClientSummary,
+    KernelInfo,
+    ListenerSummary,
+    Percentiles,
+    RunResult,
+    Source,
+    TimeSeries,
+)
+
+US = 1_000_000
+MAX_SAMPLES = 120
+Progress = Callable[[float], None]
+
+
+def choose_version(scenario: Scenario, running_release: str | None) -> KernelVersion:
+    """The scenario's kernel.version, else the running kernel's, else the newest profile."""
+    if scenario.kernel.version is not None:
+        return parse_version(scenario.kernel.version)
+    if running_release:
+        return parse_version(running_release)
+    return NEWEST.since
+
+
+def sample_interval(duration_us: int) -> int:
+    """A round interval giving at most MAX_SAMPLES points (100 ms, 1 s, 5 s ...)."""
+    for step in (100_000, 250_000, 500_000, 1 * US, 5 * US, 10 * US, 30 * US, 60 * US):
+        if duration_us / step <= MAX_SAMPLES:
+            return step
+    return -(-duration_us // MAX_SAMPLES)
+
+
+@dataclass
+class _Namespaces:
+    server: Netns
+    client: Netns
+    sysctl: dict[str, SysctlValue]
+
+
+def _namespaces(scenario: Scenario, version: KernelVersion, profile: Profile, origin: str) -> _Namespaces:
+    kernel = scenario.kernel
+    common = dict(kernel.sysctl)
+    server_values = resolve_sysctls(version, {**common, **kernel.server_sysctl}, origin)
+    client_values = resolve_sysctls(version, {**common, **kernel.client_sysctl}, origin)
+    return _Namespaces(
+        server=Netns("server", Settings.from_sysctls(server_values, profile), profile),
+        client=Netns("client", Settings.from_sysctls(client_values, profile), profile),
+        sysctl=server_values,
+    )
+
+
+def _make_app(scenario: Scenario, engine: Engine, world: World, rng: random.Random) -> ServerApp:
+    server = scenario.server
+    request_mode = any(group.request for group in scenario.clients)
+    if server.workers is not None and server.service_time is not None:
+        return WorkersApp(engine, world, server.accept_after, request_mode, server.workers, server.service_time, rng)
+    accept = server.accept if server.accept is not None else "immediate"
+    if accept == "never":
+        return ServerApp(engine, world, server.accept_after, request_mode)
+    if accept == "immediate":
+        return ImmediateApp(engine, world, server.accept_after, request_mode)
+    assert isinstance(accept, float)
+    return RateApp(engine, world, server.accept_after, request_mode, accept)
+
+
+class _Feeder:
+    """Starts clients one arrival at a time, so the heap holds one pending arrival per group."""
+
+    def __init__(self, engine: Engine, world: World, times: np.ndarray, plan: GroupPlan, ids: list[int]):
+        self.engine = engine
+        self.world = world
+        self.times = times.tolist()
+        self.plan = plan
+        self.ids = ids
+        self.index = 0
+        if self.times:
+            engine.at(self.times[0], self._arrive)
+
+    def _arrive(self, _: object) -> None:
+        times = self.times
+        now = self.engine.now
+        # Arrivals at the same instant (a burst) start back to back, in order.
+        while self.index < len(times) and times[self.index] <= now:
+            conn = Conn(id=self.ids[0], plan=self.plan, start=now)
+            self.ids[0] += 1
+            self.index += 1
+            self.world.client_start(conn)
+        if self.index < len(times):
+            self.engine.at(times[self.index], self._arrive)
+
+
+class _AttackFeeder:
+    def __init__(self, engine: Engine, world: World, times: np.ndarray):
+        self.engine = engine
+        self.world = world
+        self.times = times.tolist()
+        self.index = 0
+        if self.times:
+            engine.at(self.times[0], self._arrive)
+
+    def _arrive(self, _: object) -> None:
+        times = self.times
+        now = self.engine.now
+        while self.index < len(times) and times[self.index] <= now:
+            self.index += 1
+            self.world.attack_syn(None)
+        if self.index < len(times):
+            self.engine.at(times[self.index], self._arrive)
+
+
+class _Sampler:
+    def __init__(self, engine: Engine, world: World, interval: int, until: int) -> None:
+        self.engine = engine
+        self.world = world
+        self.interval = interval
+        self.until = until
+        self.series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], established=[])
+        self.last_drops = 0
+        engine.at(interval, self._sample)
+
+    def _sample(self, _: object) -> None:
+        now = self.engine.now
+        world = self.world
+        drops = world.server_ns.counters[mib.LISTEN_DROPS]
+        series = self.series
+        series.t_s.append(round(now / US, 6))
+        series.accept_queue.append(world.listener.acceptq_len)
+        series.syn_queue.append(world.listener.qlen)
+        series.listen_drops.append(drops - self.last_drops)
+        series.established.append(len(world.connect_times))
+        self.last_drops = drops
+        if now + self.interval <= self.until:
+            self.engine.at(now + self.interval, self._sample)
+
+
+def _percentiles(samples_us: list[int]) -> Percentiles:
+    if not samples_us:
+        return Percentiles(None, None, None, None)
+    values = np.asarray(samples_us, dtype=np.float64) / US
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return Percentiles(round(float(p50), 6), round(float(p90), 6), round(float(p99), 6), round(float(values.max()), 6))
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    running_release: str | None = None,
+    origin: str = "scenario",
+    on_progress: Progress | None = None,
+) -> RunResult:
+    """Run one scenario through the model; deterministic for a given scenario and seed."""
+    version = choose_version(scenario, running_release)
+    profile = profile_for(version)
+    spaces = _namespaces(scenario, version, profile, origin)
+    engine = Engine()
+    rng = random.Random(scenario.seed)
+    np_rng = np.random.default_rng(scenario.seed)
+    backlog = listen_backlog(scenario.server.backlog, spaces.server.settings.somaxconn)
+    listener = Listener(port=scenario.server.port, backlog=backlog)
+    world = World(
+        engine, spaces.server, spaces.client, listener,
+        rtt_us=scenario.network.rtt, loss=scenario.network.loss, drop_filter=scenario.network.filter, rng=rng,
+    )
+    world.app = _make_app(scenario, engine, world, rng)
+    next_id = [0]
+    attempted = 0
+    for group in scenario.clients:
+        times = arrival_times(group, scenario.duration, np_rng)
+        attempted += len(times)
+        plan = GroupPlan(
+            request=group.request, request_after=group.request_after,
+            close_after=group.close_after, connect_timeout=group.connect_timeout,
+        )
+        _Feeder(engine, world, times, plan, next_id)
+    attack_times = (
+        arrival_times(scenario.attack, scenario.duration, np_rng) if scenario.attack is not None else np.zeros(0)
+    )
+    _AttackFeeder(engine, world, attack_times)
+    sampler = _Sampler(engine, world, sample_interval(scenario.duration), scenario.duration)
+    duration = scenario.duration
+    progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
+    engine.run(duration, progress, every=max(1, duration // 200))
+    return _result(scenario, version, profile, spaces, world, sampler, attempted, len(attack_times))
+
+
+def _result(
+    scenario: Scenario, version: KernelVersion, profile: Profile, spaces: _Namespaces,
+    world: World, sampler: _Sampler, attempted: int, attack_syns: int,
+) -> RunResult:
+    outcomes = world.outcomes
+    resolved = sum(outcomes.values())
+    listener = world.listener
+    request_mode = any(group.request for group in scenario.clients)
+    notes: list[str] = []
+    if listener.backlog != scenario.server.backlog:
+        notes.append(
+            f"listen({scenario.server.backlog}) was clamped to net.core.somaxconn = {listener.backlog}"
+        )
+    if listener.flood_warning:
+        notes.append(f"kernel log: {listener.flood_warning}")
+    return RunResult(
+        source=Source.SIM,
+        scenario=scenario.name,
+        kernel=KernelInfo(
+            version=format_version(version), profile=profile.name,
+            profile_summary=profile.summary, sysctl=spaces.sysctl,
+        ),
+        listener=ListenerSummary(
+            port=listener.port,
+            backlog=scenario.server.backlog,
+            accept_queue_limit=listener.backlog,
+            accept_queue_peak=world.accept_peak,
+            syn_queue_peak=world.syn_peak,
+            syn_queue_limit=syn_queue_limit(spaces.server, listener.backlog),
+            clamped_by_somaxconn=listener.backlog != scenario.server.backlog,
+            sk_drops=listener.sk_drops,
+        ),
+        clients=ClientSummary(
+            attempted=attempted,
+            connected=outcomes[Outcome.CONNECTED],
+            refused=outcomes[Outcome.REFUSED],
+            reset=outcomes[Outcome.RESET],
+            timed_out=outcomes[Outcome.TIMED_OUT],
+            no_port=outcomes[Outcome.NO_PORT],
+            pending=attempted - resolved,
+            connect_time_s=_percentiles(world.connect_times),
+            response_time_s=_percentiles(world.response_times) if request_mode else None,
+            cookie_connections=world.cookie_connections,
+        ),
+        counters=mib.reported(spaces.server.counters),
+        client_counters=mib.reported(spaces.client.counters),
+        timeseries=sampler.series,
+        duration_s=scenario.duration / US,
+        notes=notes,
+        attack_syns=attack_syns,
+    )

@@ -1,0 +1,405 @@
+"""The simulated network: client, server and attacker namespaces joined by a link.
+
+Each method is one packet or timer arriving somewhere; it asks the pure model what the kernel
+does and turns the decision into further packets and timers. Teardown packets (FIN and its
+ACK) are never lost: loss matters here only for connection establishment.
+"""
+
+import random
+from collections import Counter
+from collections.abc import Callable
+
+from tcpq.model import client as mclient
+from tcpq.model import listener as mlistener
+from tcpq.model import mib, timewait
+from tcpq.model.client import Outcome
+from tcpq.model.listener import AckVerdict, CookieVerdict, Listener, SynVerdict
+from tcpq.model.netns import Netns
+from tcpq.model.reqsk import RequestSock, TimerVerdict, reqsk_timer_handler
+from tcpq.scenario import FilterSection
+from tcpq.sim.app import ServerApp
+from tcpq.sim.conn import ClientState, Conn, ServerState
+from tcpq.sim.engine import Engine
+
+CLIENT_PEER = "client"
+Handler = Callable[[Conn], None]
+
+
+class World:
+    def __init__(
+        self,
+        engine: Engine,
+        server_ns: Netns,
+        client_ns: Netns,
+        listener: Listener,
+        *,
+        rtt_us: int,
+        loss: float,
+        drop_filter: FilterSection | None,
+        rng: random.Random,
+    ) -> None:
+        self.engine = engine
+        self.server_ns = server_ns
+        self.client_ns = client_ns
+        self.listener = listener
+        self.one_way = rtt_us // 2
+        self.rtt = rtt_us
+        self.loss = loss
+        self.filter = drop_filter
+        self.random = rng.random
+        self.app: ServerApp | None = None
+        self.live: dict[int, Conn] = {}  # connections with server-side state, by id
+        low, high = client_ns.settings.local_port_range
+        self.ports = timewait.PortSpace(low=low, high=high)
+        self.client_tw = timewait.TwTable()
+        self.server_tw = timewait.TwTable()
+        self.outcomes: Counter[Outcome] = Counter()
+        self.connect_times: list[int] = []
+        self.response_times: list[int] = []
+        self.accept_peak = 0
+        self.syn_peak = 0
+        self.cookie_connections = 0
+        self.attack_id = -1
+        self.request_timeout = client_ns.profile.initial_rto_ms * 1000
+        self.synack_timeout = server_ns.profile.initial_rto_ms * 1000
+
+    # -- delivery ---------------------------------------------------------------------------
+    def _send(self, handler: Handler, conn: Conn) -> None:
+        if self.loss and self.random() < self.loss:
+            return
+        if self.one_way == 0:
+            handler(conn)  # loopback: the peer runs in the same softirq (kernel-model §14.2)
+        else:
+            self.engine.at(self.engine.now + self.one_way, handler, conn)
+
+    def _send_reliably(self, handler: Handler, conn: Conn) -> None:
+        if self.one_way == 0:
+            handler(conn)
+        else:
+            self.engine.at(self.engine.now + self.one_way, handler, conn)
+
+    def _filtered(self, bare_ack: bool) -> bool:
+        rule = self.filter
+        if rule is None:
+            return False
+        now = self.engine.now
+        if now < rule.from_ or (rule.until is not None and now >= rule.until):
+            return False
+        return rule.drop == "non_syn" or bare_ack
+
+    def _resolve(self, conn: Conn, outcome: Outcome) -> None:
+        if conn.outcome is not None:
+            self.outcomes[conn.outcome] -= 1
+        conn.outcome = outcome
+        self.outcomes[outcome] += 1
+
+    def _release_port(self, conn: Conn) -> None:
+        self.ports.live.discard(conn.port)
+
+    def _fail(self, conn: Conn, outcome: Outcome) -> None:
+        conn.state = ClientState.CLOSED
+        self._resolve(conn, outcome)
+        self._release_port(conn)
+
+    # -- client side ------------------------------------------------------------------------
+    def client_start(self, conn: Conn) -> None:
+        now = self.engine.now
+        port = timewait.inet_hash_connect(self.client_ns, self.ports, self.client_tw, now)
+        if port is None:
+            conn.state = ClientState.CLOSED
+            self._resolve(conn, Outcome.NO_PORT)
+            return
+        conn.port = port
+        conn.state = ClientState.SYN_SENT
+        sock = conn.sock = mclient.tcp_connect(self.client_ns, conn.id, now)
+        self.engine.at(now + sock.rto_us, self.client_syn_timer, conn)
+        if conn.plan.connect_timeout is not None:
+            self.engine.at(now + conn.plan.connect_timeout, self.client_app_timeout, conn)
+        self._send(self.server_syn, conn)
+
+    def client_syn_timer(self, conn: Conn) -> None:
+        if conn.state != ClientState.SYN_SENT:
+            return
+        assert conn.sock is not None
+        nxt = mclient.tcp_retransmit_syn(self.client_ns, conn.sock, self.engine.now)
+        if nxt is None:
+            self._fail(conn, Outcome.TIMED_OUT)
+            return
+        self.engine.at(nxt, self.client_syn_timer, conn)
+        self._send(self.server_syn, conn)
+
+    def client_app_timeout(self, conn: Conn) -> None:
+        if conn.state == ClientState.SYN_SENT:
+            self._fail(conn, Outcome.TIMED_OUT)
+
+    def client_synack(self, conn: Conn) -> None:
+        now = self.engine.now
+        state = conn.state
+        if state == ClientState.SYN_SENT:
+            conn.state = ClientState.ESTABLISHED
+            self.connect_times.append(now - conn.start)
+            plan = conn.plan
+            if plan.request:
+                self.engine.at(now + plan.request_after, self.client_send_request, conn)
+            else:
+                self._resolve(conn, Outcome.CONNECTED)
+                if plan.close_after is not None:
+                    self.engine.at(now + plan.close_after, self.client_close, conn)
+            self._send(self.server_bare_ack, conn)
+        elif state == ClientState.ESTABLISHED:
+            assert conn.sock is not None
+            if mclient.tcp_syn_challenge(self.client_ns, conn.sock, now):
+                self._send(self.server_bare_ack, conn)
+        elif state == ClientState.CLOSED:
+            self.client_ns.counters[mib.OUT_RSTS] += 1  # no socket: the client kernel resets
+            self._send(self.server_rst, conn)
+
+    def client_send_request(self, conn: Conn) -> None:
+        if conn.state != ClientState.ESTABLISHED:
+            return
+        assert conn.sock is not None
+        conn.data_unacked = True
+        rto = mclient.data_rto(self.client_ns, self.rtt)
+        expiry = mclient.start_data(conn.sock, self.engine.now, rto)
+        self.engine.at(expiry, self.client_data_timer, conn)
+        self._send(self.server_data, conn)
+
+    def client_data_timer(self, conn: Conn) -> None:
+        if conn.state != ClientState.ESTABLISHED or not conn.data_unacked:
+            return
+        assert conn.sock is not None
+        nxt = mclient.tcp_retransmit_data(self.client_ns, conn.sock, self.engine.now)
+        if nxt is None:
+            self._fail(conn, Outcome.TIMED_OUT)
+            return
+        self.engine.at(nxt, self.client_data_timer, conn)
+        self._send(self.server_data, conn)
+
+    def client_data_acked(self, conn: Conn) -> None:
+        conn.data_unacked = False
+
+    def client_reply(self, conn: Conn) -> None:
+        if conn.state != ClientState.ESTABLISHED:
+            return
+        now = self.engine.now
+        conn.data_unacked = False
+        self._resolve(conn, Outcome.CONNECTED)
+        self.response_times.append(now - conn.start)
+        close_after = conn.plan.close_after if conn.plan.close_after is not None else 0
+        self.engine.at(now + close_after, self.client_close, conn)
+
+    def client_rst(self, conn: Conn) -> None:
+        if conn.state == ClientState.SYN_SENT:
+            self._fail(conn, mclient.tcp_rcv_synsent_rst(self.client_ns))
+        elif conn.state == ClientState.ESTABLISHED:
+            self._fail(conn, mclient.tcp_reset_established(self.client_ns))
+
+    def client_close(self, conn: Conn) -> None:
+        if conn.state != ClientState.ESTABLISHED:
+            return
+        if conn.server_fin_at_client:
+            conn.state = ClientState.CLOSED  # passive close: LAST_ACK, then gone
+            self._release_port(conn)
+            self._send_reliably(self.server_fin, conn)
+            return
+        conn.state = ClientState.FIN_WAIT
+        self._send_reliably(self.server_fin, conn)
+        # The peer kernel ACKs the FIN at once: orphaned FIN_WAIT2 becomes a timewait sock.
+        self.engine.at(self.engine.now + self.rtt, self.client_fin_acked, conn)
+
+    def client_fin_acked(self, conn: Conn) -> None:
+        if conn.state != ClientState.FIN_WAIT or conn.port in self.client_tw.entries:
+            return
+        self._release_port(conn)
+        tw = timewait.tcp_time_wait(
+            self.client_ns, self.client_tw, key=conn.port, now=self.engine.now,
+            substate=timewait.TwSubstate.FIN_WAIT2, has_timestamps=self.client_ns.settings.timestamps,
+        )
+        if tw is None:
+            conn.state = ClientState.CLOSED
+        else:
+            self.engine.at(tw.expires_us, self.client_tw_expire, conn)
+
+    def client_fin(self, conn: Conn) -> None:
+        """The server's FIN reaches the client."""
+        conn.server_fin_at_client = True
+        if conn.state == ClientState.FIN_WAIT:
+            tw = self.client_tw.entries.get(conn.port)
+            if tw is not None:
+                timewait.tcp_timewait_fin(tw, self.engine.now)
+                self.engine.at(tw.expires_us, self.client_tw_expire, conn)
+        elif conn.state == ClientState.CLOSED:
+            self.client_ns.counters[mib.OUT_RSTS] += 1  # TW overflowed: nothing matches the FIN
+
+    def client_tw_expire(self, conn: Conn) -> None:
+        if timewait.inet_twsk_expired(self.client_tw, conn.port, self.engine.now):
+            conn.state = ClientState.CLOSED
+
+    # -- server side ------------------------------------------------------------------------
+    def server_syn(self, conn: Conn) -> None:
+        listener = self.listener
+        now = self.engine.now
+        if conn.srv == ServerState.REQUEST:
+            req = listener.requests[conn.id]
+            if mlistener.tcp_check_req_syn(self.server_ns, req, now=now) is AckVerdict.SYNACK:
+                self.engine.at(req.expires_us, self.server_req_timer, req)
+                self._send(self.client_synack, conn)
+            return
+        if conn.srv != ServerState.NONE:
+            return  # a stale SYN for an established child: not modelled (challenge ACK)
+        verdict = mlistener.tcp_conn_request(
+            self.server_ns, listener, conn=conn.id, peer=CLIENT_PEER, now=now,
+            initial_timeout_us=self.synack_timeout,
+        )
+        if verdict is SynVerdict.REQUEST:
+            conn.srv = ServerState.REQUEST
+            self.live[conn.id] = conn
+            req = listener.requests[conn.id]
+            self.engine.at(req.expires_us, self.server_req_timer, req)
+            if listener.qlen > self.syn_peak:
+                self.syn_peak = listener.qlen
+            self._send(self.client_synack, conn)
+        elif verdict is SynVerdict.COOKIE:
+            conn.cookie_issued = now
+            self._send(self.client_synack, conn)
+
+    def attack_syn(self, _: object) -> None:
+        listener = self.listener
+        conn_id = self.attack_id
+        self.attack_id -= 1
+        verdict = mlistener.tcp_conn_request(
+            self.server_ns, listener, conn=conn_id, peer=f"spoof{conn_id}", now=self.engine.now,
+            initial_timeout_us=self.synack_timeout,
+        )
+        if verdict is SynVerdict.REQUEST:
+            req = listener.requests[conn_id]
+            self.engine.at(req.expires_us, self.server_req_timer, req)
+            if listener.qlen > self.syn_peak:
+                self.syn_peak = listener.qlen
+
+    def server_req_timer(self, req: RequestSock) -> None:
+        listener = self.listener
+        now = self.engine.now
+        if listener.requests.get(req.conn) is not req or req.expires_us != now:
+            return  # expired, completed, reset, or pushed out by a retransmitted SYN
+        was_young = req.young
+        verdict = reqsk_timer_handler(
+            self.server_ns, req, qlen=listener.qlen, young=listener.young, backlog=listener.backlog, now=now
+        )
+        if verdict is TimerVerdict.EXPIRED:
+            mlistener.reqsk_unlink(listener, req)
+            conn = self.live.pop(req.conn, None)
+            if conn is not None:
+                conn.srv = ServerState.NONE
+            return
+        if was_young:
+            listener.young -= 1
+        self.engine.at(req.expires_us, self.server_req_timer, req)
+        if verdict is TimerVerdict.RESENT and req.conn >= 0:
+            self._send(self.client_synack, self.live[req.conn])
+
+    def server_bare_ack(self, conn: Conn) -> None:
+        if not self._filtered(bare_ack=True):
+            self._server_ack(conn, data=False)
+
+    def server_data(self, conn: Conn) -> None:
+        if not self._filtered(bare_ack=False):
+            self._server_ack(conn, data=True)
+
+    def _server_ack(self, conn: Conn, data: bool) -> None:
+        srv = conn.srv
+        listener = self.listener
+        if srv == ServerState.REQUEST:
+            verdict = mlistener.tcp_check_req(
+                self.server_ns, listener, listener.requests[conn.id], now=self.engine.now
+            )
+            if verdict is AckVerdict.CHILD:
+                self._child_created(conn, data)
+            elif verdict is AckVerdict.RESET:
+                conn.srv = ServerState.NONE
+                self.live.pop(conn.id, None)
+                self._send(self.client_rst, conn)
+        elif srv in (ServerState.QUEUED, ServerState.ACCEPTED):
+            if data:
+                self._data_arrived(conn)
+        else:
+            cookie = mlistener.tcp_v4_cookie_check(
+                self.server_ns, listener, conn=conn.id, cookie_issued_us=conn.cookie_issued, now=self.engine.now
+            )
+            if cookie is CookieVerdict.CHILD:
+                conn.via_cookie = True
+                self.cookie_connections += 1
+                self.live[conn.id] = conn
+                self._child_created(conn, data)
+            elif cookie is CookieVerdict.RESET:
+                self._send(self.client_rst, conn)
+
+    def _child_created(self, conn: Conn, data: bool) -> None:
+        conn.srv = ServerState.QUEUED
+        depth = self.listener.acceptq_len
+        if depth > self.accept_peak:
+            self.accept_peak = depth
+        if data:
+            self._data_arrived(conn)
+        if self.app is not None:
+            self.app.on_child()
+
+    def _data_arrived(self, conn: Conn) -> None:
+        self._send(self.client_data_acked, conn)
+        if conn.data_at_server:
+            return
+        conn.data_at_server = True
+        if conn.srv == ServerState.ACCEPTED and self.app is not None:
+            self.app.on_data(conn)
+
+    def server_rst(self, conn: Conn) -> None:
+        if self._filtered(bare_ack=False):
+            return
+        if conn.srv == ServerState.REQUEST:
+            mlistener.tcp_check_req_rst(self.server_ns, self.listener, self.listener.requests[conn.id])
+            conn.srv = ServerState.NONE
+            self.live.pop(conn.id, None)
+
+    def server_fin(self, conn: Conn) -> None:
+        conn.client_fin_at_server = True
+        if conn.srv == ServerState.ACCEPTED and self.app is not None:
+            self.app.on_eof(conn)
+        elif conn.srv == ServerState.CLOSED:
+            tw = self.server_tw.entries.get(conn.id)
+            if tw is not None:
+                timewait.tcp_timewait_fin(tw, self.engine.now)
+                self.engine.at(tw.expires_us, self.server_tw_expire, conn)
+
+    def server_tw_expire(self, conn: Conn) -> None:
+        timewait.inet_twsk_expired(self.server_tw, conn.id, self.engine.now)
+
+    def server_fin_acked(self, conn: Conn) -> None:
+        tw = timewait.tcp_time_wait(
+            self.server_ns, self.server_tw, key=conn.id, now=self.engine.now,
+            substate=timewait.TwSubstate.FIN_WAIT2,
+        )
+        if tw is not None:
+            self.engine.at(tw.expires_us, self.server_tw_expire, conn)
+
+    # -- ServerHost, for the application ----------------------------------------------------
+    def accept(self) -> Conn | None:
+        conn_id = mlistener.inet_csk_accept(self.listener)
+        if conn_id is None:
+            return None
+        conn = self.live[conn_id]
+        conn.srv = ServerState.ACCEPTED
+        return conn
+
+    def reply(self, conn: Conn) -> None:
+        if conn.srv == ServerState.ACCEPTED:
+            self._send(self.client_reply, conn)
+
+    def close(self, conn: Conn) -> None:
+        if conn.srv != ServerState.ACCEPTED:
+            return
+        conn.srv = ServerState.CLOSED
+        self.live.pop(conn.id, None)
+        active = not conn.client_fin_at_server
+        self._send_reliably(self.client_fin, conn)
+        if active:
+            self.engine.at(self.engine.now + self.rtt, self.server_fin_acked, conn)

@@ -1,0 +1,62 @@
+"""Units in scenario files: durations ("3.5s", "2ms"), rates ("200/s", "5k/s"), service times.
+
+Times are integer microseconds everywhere inside tcpq, so schedules such as 1, 3, 7, 15 s are
+exact and ties resolve the same way on every run.
+"""
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+US_PER_UNIT = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "h": 3_600_000_000}
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|µs|ms|s|min|h)\s*$")
+_RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*([kKM]?)\s*/\s*(us|ms|s|min|h)\s*$")
+_MULTIPLIER = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6}
+
+
+def parse_duration(text: str) -> int:
+    """'3.5s' → 3_500_000 µs. Raises ValueError naming the accepted units."""
+    match = _DURATION_RE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration (use e.g. '3.5s', '200ms', '50us', '2min')")
+    return round(float(match.group(1)) * US_PER_UNIT[match.group(3)])
+
+
+def parse_rate(text: str) -> float:
+    """'5k/s' → 5000.0 events per second."""
+    match = _RATE_RE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a rate (use e.g. '200/s', '5k/s', '30/min')")
+    per_us = float(match.group(1)) * _MULTIPLIER[match.group(3)] / US_PER_UNIT[match.group(4)]
+    return per_us * 1_000_000
+
+
+class Distribution(StrEnum):
+    FIXED = "fixed"
+    EXPONENTIAL = "exp"
+
+
+@dataclass(frozen=True)
+class ServiceTime:
+    """A fixed or exponentially distributed time, written '10ms' or 'exp:10ms' (mean)."""
+
+    distribution: Distribution
+    mean_us: int
+
+
+def parse_service_time(text: str) -> ServiceTime:
+    kind, sep, rest = text.partition(":")
+    if not sep:
+        return ServiceTime(Distribution.FIXED, parse_duration(text))
+    if kind.strip() != "exp":
+        raise ValueError(f"{text!r}: unknown distribution {kind!r} (use '10ms' or 'exp:10ms')")
+    return ServiceTime(Distribution.EXPONENTIAL, parse_duration(rest))
+
+
+def format_duration(us: int) -> str:
+    if us % 1_000_000 == 0:
+        return f"{us // 1_000_000}s"
+    if us % 1_000 == 0:
+        return f"{us // 1_000}ms"
+    return f"{us}us"
