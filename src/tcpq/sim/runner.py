@@ -31,7 +31,7 @@ from tcpq.types import (
 )
 
 US = 1_000_000
-MAX_SAMPLES = 120
+MAX_SAMPLES = 40  # rows of the terminal picture; JSON carries the same samples
 Progress = Callable[[float], None]
 
 

@@ -1,0 +1,145 @@
+"""The command line: parse, call one function, render. No logic lives here."""
+
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tcpq import __version__
+from tcpq.errors import TcpqError
+from tcpq.report.json import dumps
+from tcpq.report.theme import THEME
+
+PROGRESS_AFTER_S = 1.0
+
+
+def _stdout() -> Console:
+    return Console(theme=THEME, highlight=False)
+
+
+def _stderr() -> Console:
+    return Console(theme=THEME, stderr=True, highlight=False)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[float], None]]:
+    """A progress bar on stderr that appears only once the work has taken over a second."""
+    console = _stderr()
+    started = time.monotonic()
+    bar: Progress | None = None
+    task = None
+
+    def update(fraction: float) -> None:
+        nonlocal bar, task
+        if bar is None:
+            if not console.is_terminal or time.monotonic() - started < PROGRESS_AFTER_S:
+                return
+            bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(), console=console, transient=True,
+            )
+            bar.start()
+            task = bar.add_task(label, total=1.0)
+        assert task is not None
+        bar.update(task, completed=fraction)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except TcpqError as exc:
+            # One line, never wrapped, never a traceback.
+            click.echo(f"tcpq: error: {' '.join(str(exc).split())}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tcpq")
+def main() -> None:
+    """Linux TCP connection establishment: visible, explainable, predictable, reproducible.
+
+    \b
+    Examples:
+      tcpq simulate examples/backlog-nobody-accepts.toml
+      tcpq simulate examples/synflood-cookies.toml --set kernel.sysctl.net.ipv4.tcp_syncookies=0
+      tcpq explain listenoverflows
+    """
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario key, e.g. server.backlog=128 or kernel.sysctl.net.core.somaxconn=128.")
+@click.option("--seed", type=int, default=None, help="Random seed (overrides the file's seed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the RunResult as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Also write the RunResult as JSON to this file.")
+def simulate(file: Path, overrides: tuple[str, ...], seed: int | None, as_json: bool, out: Path | None) -> None:
+    """Predict what a scenario does to a service, with the kernel model.
+
+    \b
+    Examples:
+      tcpq simulate examples/backlog-nobody-accepts.toml
+      tcpq simulate examples/nginx-somaxconn-128.toml --set kernel.sysctl.net.core.somaxconn=4096
+      tcpq simulate examples/synflood-cookies.toml --json --out result.json
+    """
+    from tcpq.report.json import run_result_dict
+    from tcpq.report.run import render_run
+    from tcpq.scenario import load_scenario
+    from tcpq.sim.runner import simulate as run_simulation
+
+    all_overrides = (*overrides, f"seed={seed}") if seed is not None else overrides
+    scenario = load_scenario(file, all_overrides)
+    with _progress(f"simulating {scenario.name}") as on_progress:
+        result = run_simulation(scenario, running_release=platform.release(), origin=str(file),
+                                on_progress=on_progress)
+    data = run_result_dict(result)
+    if out is not None:
+        try:
+            out.write_text(dumps(data) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise TcpqError(f"cannot write {out}: {exc.strerror}") from None
+    if as_json:
+        click.echo(dumps(data))
+    else:
+        _stdout().print(render_run(result))
+
+
+@main.command()
+@click.argument("term")
+@click.option("--kernel", "kernel_version", default=None, metavar="VERSION",
+              help="Show defaults for this kernel (default: the running kernel).")
+@click.option("--json", "as_json", is_flag=True, help="Print the entry as JSON.")
+def explain(term: str, kernel_version: str | None, as_json: bool) -> None:
+    """Explain a sysctl, a counter or a TCP state (case-insensitive).
+
+    \b
+    Examples:
+      tcpq explain listenoverflows
+      tcpq explain somaxconn --kernel 5.3
+      tcpq explain close_wait --json
+    """
+    from tcpq.kernel.lookup import entry_to_dict
+    from tcpq.kernel.lookup import explain as lookup
+    from tcpq.kernel.versions import parse_version
+    from tcpq.report.explain import render_entry
+
+    version = parse_version(kernel_version or platform.release())
+    entry = lookup(term, version)
+    if as_json:
+        click.echo(dumps(entry_to_dict(entry, version)))
+    else:
+        _stdout().print(render_entry(entry, version))

@@ -1,0 +1,126 @@
+"""Terminal rendering of a RunResult (simulate, and later lab): tables only, no computation."""
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tcpq.kernel.counters import COUNTERS
+from tcpq.types import Percentiles, RunResult
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value * 1000:.1f} ms"
+    return f"{value:.3f} s"
+
+
+def _header(result: RunResult) -> Panel:
+    kernel = result.kernel
+    text = Text.assemble(
+        ("source ", "dim"), (result.source.value, "key"),
+        ("   kernel ", "dim"), (kernel.version, "key"),
+        ("   profile ", "dim"), (kernel.profile, "key"), (f" ({kernel.profile_summary})", "dim"),
+        ("   simulated ", "dim"), (f"{result.duration_s:g} s", "num"),
+    )
+    return Panel(text, title=Text(result.scenario, style="title"), title_align="left")
+
+
+def _outcomes(result: RunResult) -> Table:
+    clients = result.clients
+    table = Table(title="Client outcomes", title_justify="left", show_edge=False)
+    table.add_column("outcome")
+    table.add_column("clients", justify="right")
+    rows = [
+        ("connected", clients.connected, "good"),
+        ("refused (ECONNREFUSED)", clients.refused, "bad"),
+        ("reset (ECONNRESET)", clients.reset, "bad"),
+        ("timed out", clients.timed_out, "bad"),
+        ("no local port (EADDRNOTAVAIL)", clients.no_port, "bad"),
+        ("pending at the end", clients.pending, "warn"),
+    ]
+    for label, count, style in rows:
+        table.add_row(label, Text(str(count), style=style if count else "dim"))
+    table.add_row(Text("attempted", style="title"), Text(str(clients.attempted), style="title"))
+    return table
+
+
+def _latency(result: RunResult) -> Table:
+    table = Table(title="Latency", title_justify="left", show_edge=False)
+    for column in ("", "p50", "p90", "p99", "max"):
+        table.add_column(column, justify="right" if column else "left")
+    rows: list[tuple[str, Percentiles]] = [("connect()", result.clients.connect_time_s)]
+    if result.clients.response_time_s is not None:
+        rows.append(("connect() to reply", result.clients.response_time_s))
+    for label, pct in rows:
+        table.add_row(label, _seconds(pct.p50), _seconds(pct.p90), _seconds(pct.p99), _seconds(pct.max))
+    return table
+
+
+def _listener(result: RunResult) -> Table:
+    listener = result.listener
+    table = Table(title=f"Listener :{listener.port}", title_justify="left", show_edge=False)
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_column("", style="dim")
+    clamp = " (clamped by somaxconn)" if listener.clamped_by_somaxconn else ""
+    table.add_row("listen() backlog", str(listener.backlog), f"accept queue limit {listener.accept_queue_limit}{clamp}")
+    full = listener.accept_queue_peak > listener.accept_queue_limit
+    table.add_row(
+        "accept queue peak",
+        Text(str(listener.accept_queue_peak), style="bad" if full else "num"),
+        "full: holds limit + 1" if full else "",
+    )
+    table.add_row("SYN queue peak", str(listener.syn_queue_peak), f"limit {listener.syn_queue_limit} request socks")
+    table.add_row("listener drops (ss -m d)", str(listener.sk_drops), "")
+    return table
+
+
+def _counters(title: str, counters: dict[str, int]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("nstat")
+    table.add_column("Δ", justify="right")
+    table.add_column("netstat -s", style="dim")
+    for name, value in counters.items():
+        if value == 0:
+            continue
+        info = COUNTERS.get(name)
+        table.add_row(name, Text(str(value), style="num"), info.netstat_line(value) if info else "")
+    if table.row_count == 0:
+        table.add_row("(no counter moved)", "", "")
+    return table
+
+
+def _timeline(result: RunResult) -> Table:
+    series = result.timeseries
+    table = Table(title="Over time", title_justify="left", show_edge=False)
+    for column in ("t", "accept queue", "SYN queue", "ListenDrops", "connected"):
+        table.add_column(column, justify="right")
+    for index, t_s in enumerate(series.t_s):
+        drops = series.listen_drops[index]
+        table.add_row(
+            f"{t_s:g} s",
+            str(series.accept_queue[index]),
+            str(series.syn_queue[index]),
+            Text(str(drops), style="bad" if drops else "dim"),
+            str(series.established[index]),
+        )
+    return table
+
+
+def render_run(result: RunResult) -> RenderableType:
+    parts: list[RenderableType] = [
+        _header(result),
+        _outcomes(result),
+        _latency(result),
+        _listener(result),
+        _counters("Server namespace counters", result.counters),
+        _counters("Client namespace counters", result.client_counters),
+        _timeline(result),
+    ]
+    spaced: list[RenderableType] = []
+    for part in parts:
+        spaced.extend([part, Text("")])
+    spaced.extend(Text(f"note: {note}", style="warn") for note in result.notes)
+    return Group(*spaced)
