@@ -42,9 +42,7 @@ class Counter:
         return self.netstat_s.format(n=n)
 
 
-def _ext(
-    name: str, netstat_s: str, meaning: str, increments: str, kernel_model: str, mib: str
-) -> Counter:
+def _ext(name: str, netstat_s: str, meaning: str, increments: str, kernel_model: str, mib: str) -> Counter:
     return Counter(
         nstat=f"TcpExt{name}",
         kernel_name=name,
@@ -58,9 +56,7 @@ def _ext(
     )
 
 
-def _tcp(
-    name: str, netstat_s: str, meaning: str, increments: str, kernel_model: str, mib: str
-) -> Counter:
+def _tcp(name: str, netstat_s: str, meaning: str, increments: str, kernel_model: str, mib: str) -> Counter:
     return Counter(
         nstat=f"Tcp{name}",
         kernel_name=name,
@@ -283,8 +279,7 @@ _CATALOGUE: tuple[Counter, ...] = (
     _ext(
         "TCPAbortOnClose",
         "{n} connections reset due to early user close",
-        "Connections reset because the application closed the socket while received data was still "
-        "unread.",
+        "Connections reset because the application closed the socket while received data was still unread.",
         "__tcp_close (from memory)",
         "§11 (not detailed there)",
         "LINUX_MIB_TCPABORTONCLOSE",

@@ -306,8 +306,7 @@ _CATALOGUE: tuple[Sysctl, ...] = (
                 since="about 2.6.33 (from memory)",
             ),
             SeedClaim(
-                claim="With tcp_syncookies=1 the SYN queue has no limit and tcp_max_syn_backlog is "
-                "ignored.",
+                claim="With tcp_syncookies=1 the SYN queue has no limit and tcp_max_syn_backlog is ignored.",
                 verdict=Verdict.PARTLY,
                 truth="Request sockets are still capped at backlog + 1; further SYNs get stateless "
                 "cookies, so the number of attempts is unlimited but the SYN queue is not. The accept "
@@ -347,8 +346,7 @@ _CATALOGUE: tuple[Sysctl, ...] = (
         ),
         seed_claims=(
             SeedClaim(
-                claim="Default 0 drops the ACK when the accept queue is full; 1 sends a RST to the "
-                "client.",
+                claim="Default 0 drops the ACK when the accept queue is full; 1 sends a RST to the client.",
                 verdict=Verdict.RIGHT,
                 truth="Matches 6.18. With 1 the RST also adds to EmbryonicRsts and OutRsts.",
                 since="always",
@@ -388,8 +386,7 @@ _CATALOGUE: tuple[Sysctl, ...] = (
         ),
         seed_claims=(
             SeedClaim(
-                claim="tcp_tw_reuse lets TIME_WAIT sockets be reused for new connections; default 0 "
-                "(off).",
+                claim="tcp_tw_reuse lets TIME_WAIT sockets be reused for new connections; default 0 (off).",
                 verdict=Verdict.OUTDATED,
                 truth="The default is 2 (loopback only), and reuse applies only to outgoing connect() "
                 "calls with timestamps on.",
@@ -648,7 +645,9 @@ _CATALOGUE: tuple[Sysctl, ...] = (
         minimum=0,
         maximum=255,
         kernel_model="§8.8, §9",
-        history="Default 0, which the tcp_orphan_retries() helper turns into 8; ip-sysctl.rst says 'default 8'.",
+        history=(
+            "Default 0, which the tcp_orphan_retries() helper turns into 8; ip-sysctl.rst says 'default 8'."
+        ),
     ),
     Sysctl(
         name="net.ipv4.tcp_retries1",
@@ -772,8 +771,7 @@ _CATALOGUE: tuple[Sysctl, ...] = (
         ),
         seed_claims=(
             SeedClaim(
-                claim="Timestamps avoid sequence-number wrap problems but are best switched off for "
-                "Nginx.",
+                claim="Timestamps avoid sequence-number wrap problems but are best switched off for Nginx.",
                 verdict=Verdict.WRONG,
                 truth="The first half is right (PAWS). Switching them off removes PAWS and RTT samples, "
                 "makes tcp_tw_reuse impossible and strips window scaling and SACK from SYN-cookie "

@@ -133,6 +133,8 @@ def inet_hash_connect(ns: Netns, ports: PortSpace, table: TwTable, now: int) -> 
                 ports.live.add(candidate)
                 return candidate
     for key, tw in table.entries.items():
+        if now - tw.created_us <= ns.settings.tw_reuse_delay_us:
+            break  # entries are in creation order: every later one is younger still
         if tw.key not in ports.live and tcp_twsk_unique(ns, tw, now):
             del table.entries[key]
             ns.counters[mib.TW_RECYCLED] += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -17,17 +18,19 @@ from tcpq.kernel.lookup import Entry
 from tcpq.kernel.states import StateInfo
 from tcpq.kernel.sysctls import Sysctl, SysctlValue, Verdict
 from tcpq.kernel.versions import KernelVersion, format_version
+from tcpq.report.theme import THEME
 
-STYLES: dict[str, str] = {
-    "label": "bold cyan",
-    "title": "bold",
-    "kind": "dim",
-    "absent": "italic red",
-    "section": "dim",
-    Verdict.RIGHT: "bold green",
-    Verdict.WRONG: "bold red",
-    Verdict.PARTLY: "bold yellow",
-    Verdict.OUTDATED: "bold magenta",
+
+def _style(name: str) -> Style:
+    """A style from the shared theme, resolved here so any Console (themed or not) can print it."""
+    return THEME.styles[name]
+
+
+VERDICT_STYLE: dict[Verdict, str] = {
+    Verdict.RIGHT: "good",
+    Verdict.PARTLY: "warn",
+    Verdict.OUTDATED: "warn",
+    Verdict.WRONG: "bad",
 }
 
 
@@ -43,13 +46,13 @@ def render_entry(entry: Entry, version: KernelVersion) -> RenderableType:
     else:
         body = _state_body(item)
         kind = "TCP state"
-    title = Text.assemble((entry.name, STYLES["title"]), "  ", (kind, STYLES["kind"]))
+    title = Text.assemble((entry.name, _style("title")), "  ", (kind, _style("dim")))
     return Panel(body, title=title, title_align="left", box=box.ROUNDED)
 
 
 def _fields(rows: list[tuple[str, str | Text]]) -> Table:
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style=STYLES["label"], no_wrap=True)
+    grid.add_column(style=_style("key"), no_wrap=True)
     grid.add_column(ratio=1)
     for label, value in rows:
         if value:
@@ -59,7 +62,7 @@ def _fields(rows: list[tuple[str, str | Text]]) -> Table:
 
 def _value_text(value: SysctlValue | None, unit: str) -> Text:
     if value is None:
-        return Text("absent (no such sysctl)", style=STYLES["absent"])
+        return Text("absent (no such sysctl)", style=_style("bad"))
     shown = f"{value[0]} {value[1]}" if isinstance(value, tuple) else str(value)
     return Text(f"{shown} {unit}" if unit in ("s", "ms", "us") else shown)
 
@@ -102,8 +105,10 @@ def _sysctl_body(sysctl: Sysctl, version: KernelVersion) -> RenderableType:
     claims.add_column("what is true", ratio=1)
     for claim in sysctl.seed_claims:
         truth = Text(claim.truth)
-        truth.append(f"\nsince: {claim.since}", style=STYLES["section"])
-        claims.add_row(Text(claim.verdict.value, style=STYLES[claim.verdict]), Text(claim.claim), truth)
+        truth.append(f"\nsince: {claim.since}", style=_style("dim"))
+        claims.add_row(
+            Text(claim.verdict.value, style=_style(VERDICT_STYLE[claim.verdict])), Text(claim.claim), truth
+        )
     return Group(fields, claims)
 
 

@@ -203,9 +203,10 @@ class World:
             self._send_reliably(self.server_fin, conn)
             return
         conn.state = ClientState.FIN_WAIT
-        self._send_reliably(self.server_fin, conn)
-        # The peer kernel ACKs the FIN at once: orphaned FIN_WAIT2 becomes a timewait sock.
+        # The peer kernel ACKs the FIN at once (armed first, so it precedes the peer
+        # application's own FIN at equal times): orphaned FIN_WAIT2 becomes a timewait sock.
         self.engine.at(self.engine.now + self.rtt, self.client_fin_acked, conn)
+        self._send_reliably(self.server_fin, conn)
 
     def client_fin_acked(self, conn: Conn) -> None:
         if conn.state != ClientState.FIN_WAIT or conn.port in self.client_tw.entries:
@@ -362,13 +363,18 @@ class World:
 
     def server_fin(self, conn: Conn) -> None:
         conn.client_fin_at_server = True
-        if conn.srv == ServerState.ACCEPTED and self.app is not None:
-            self.app.on_eof(conn)
+        if conn.srv == ServerState.ACCEPTED:
+            # The application learns of EOF on its next read: a wakeup later, not in this softirq.
+            self.engine.at(self.engine.now, self._app_eof, conn)
         elif conn.srv == ServerState.CLOSED:
             tw = self.server_tw.entries.get(conn.id)
             if tw is not None:
                 timewait.tcp_timewait_fin(tw, self.engine.now)
                 self.engine.at(tw.expires_us, self.server_tw_expire, conn)
+
+    def _app_eof(self, conn: Conn) -> None:
+        if self.app is not None:
+            self.app.on_eof(conn)
 
     def server_tw_expire(self, conn: Conn) -> None:
         timewait.inet_twsk_expired(self.server_tw, conn.id, self.engine.now)
