@@ -41,8 +41,12 @@ def _progress(label: str) -> Iterator[Callable[[float], None]]:
             if not console.is_terminal or time.monotonic() - started < PROGRESS_AFTER_S:
                 return
             bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(), console=console, transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
             )
             bar.start()
             task = bar.add_task(label, total=1.0)
@@ -81,13 +85,23 @@ def main() -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a scenario key, e.g. server.backlog=128 or kernel.sysctl.net.core.somaxconn=128.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a scenario key, e.g. server.backlog=128 or kernel.sysctl.net.core.somaxconn=128.",
+)
 @click.option("--seed", type=int, default=None, help="Random seed (overrides the file's seed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the RunResult as JSON.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Also write the RunResult as JSON to this file.")
-def simulate(file: Path, overrides: tuple[str, ...], seed: int | None, as_json: bool, out: Path | None) -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the RunResult as JSON to this file.",
+)
+def simulate(
+    file: Path, overrides: tuple[str, ...], seed: int | None, as_json: bool, out: Path | None
+) -> None:
     """Predict what a scenario does to a service, with the kernel model.
 
     \b
@@ -104,8 +118,9 @@ def simulate(file: Path, overrides: tuple[str, ...], seed: int | None, as_json: 
     all_overrides = (*overrides, f"seed={seed}") if seed is not None else overrides
     scenario = load_scenario(file, all_overrides)
     with _progress(f"simulating {scenario.name}") as on_progress:
-        result = run_simulation(scenario, running_release=platform.release(), origin=str(file),
-                                on_progress=on_progress)
+        result = run_simulation(
+            scenario, running_release=platform.release(), origin=str(file), on_progress=on_progress
+        )
     data = run_result_dict(result)
     if out is not None:
         try:
@@ -120,8 +135,13 @@ def simulate(file: Path, overrides: tuple[str, ...], seed: int | None, as_json: 
 
 @main.command()
 @click.argument("term")
-@click.option("--kernel", "kernel_version", default=None, metavar="VERSION",
-              help="Show defaults for this kernel (default: the running kernel).")
+@click.option(
+    "--kernel",
+    "kernel_version",
+    default=None,
+    metavar="VERSION",
+    help="Show defaults for this kernel (default: the running kernel).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the entry as JSON.")
 def explain(term: str, kernel_version: str | None, as_json: bool) -> None:
     """Explain a sysctl, a counter or a TCP state (case-insensitive).

@@ -1,6 +1,11 @@
 """SYN cookies (kernel-model §7)."""
 
-from tcpq.model.cookies import cookie_is_fresh, cookie_options, cookie_v4_init_sequence_mss, tcp_synq_no_recent_overflow
+from tcpq.model.cookies import (
+    cookie_is_fresh,
+    cookie_options,
+    cookie_v4_init_sequence_mss,
+    tcp_synq_no_recent_overflow,
+)
 
 S = 1_000_000
 

@@ -3,7 +3,14 @@
 import pytest
 
 from tcpq.model import mib
-from tcpq.model.reqsk import RequestSock, TimerVerdict, pruned_retries, reqsk_timer_handler, syn_ack_recalc, synack_schedule
+from tcpq.model.reqsk import (
+    RequestSock,
+    TimerVerdict,
+    pruned_retries,
+    reqsk_timer_handler,
+    syn_ack_recalc,
+    synack_schedule,
+)
 
 from .helpers import make_ns
 

@@ -58,7 +58,9 @@ def syn_sent_expired(ns: Netns, sock: ClientSock, now: int) -> bool:
     settings = ns.settings
     if ns.profile.syn_sent_expiry is SynSentExpiry.RETRANSMIT_COUNT:
         return sock.retransmits >= settings.syn_retries + settings.syn_linear_timeouts
-    budget = tcp_model_timeout(settings.syn_retries, ns.profile.initial_rto_ms * US_PER_MS, settings.rto_max_us)
+    budget = tcp_model_timeout(
+        settings.syn_retries, ns.profile.initial_rto_ms * US_PER_MS, settings.rto_max_us
+    )
     return now - sock.first_send_us >= budget
 
 

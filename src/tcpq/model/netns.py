@@ -66,7 +66,9 @@ class Settings:
                 else 2 * US_PER_S
             ),
             rto_max_us=(
-                num("net.ipv4.tcp_rto_max_ms", 120000) * US_PER_MS if profile.rto_max_tunable else TCP_RTO_MAX_US
+                num("net.ipv4.tcp_rto_max_ms", 120000) * US_PER_MS
+                if profile.rto_max_tunable
+                else TCP_RTO_MAX_US
             ),
             rto_min_us=num("net.ipv4.tcp_rto_min_us", 200000),
             invalid_ratelimit_us=num("net.ipv4.tcp_invalid_ratelimit", 500) * US_PER_MS,

@@ -132,6 +132,8 @@ def inet_hash_connect(ns: Netns, ports: PortSpace, table: TwTable, now: int) -> 
             if candidate not in ports.live and candidate not in table.entries:
                 ports.live.add(candidate)
                 return candidate
+    if ns.settings.tw_reuse == 0:
+        return None
     for key, tw in table.entries.items():
         if now - tw.created_us <= ns.settings.tw_reuse_delay_us:
             break  # entries are in creation order: every later one is younger still

@@ -8,6 +8,7 @@ from rich.text import Text
 from tcpq.kernel.counters import COUNTERS
 from tcpq.types import Percentiles, RunResult
 
+
 def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
@@ -19,10 +20,15 @@ def _seconds(value: float | None) -> str:
 def _header(result: RunResult) -> Panel:
     kernel = result.kernel
     text = Text.assemble(
-        ("source ", "dim"), (result.source.value, "key"),
-        ("   kernel ", "dim"), (kernel.version, "key"),
-        ("   profile ", "dim"), (kernel.profile, "key"), (f" ({kernel.profile_summary})", "dim"),
-        ("   simulated ", "dim"), (f"{result.duration_s:g} s", "num"),
+        ("source ", "dim"),
+        (result.source.value, "key"),
+        ("   kernel ", "dim"),
+        (kernel.version, "key"),
+        ("   profile ", "dim"),
+        (kernel.profile, "key"),
+        (f" ({kernel.profile_summary})", "dim"),
+        ("   simulated ", "dim"),
+        (f"{result.duration_s:g} s", "num"),
     )
     return Panel(text, title=Text(result.scenario, style="title"), title_align="left")
 
@@ -65,14 +71,18 @@ def _listener(result: RunResult) -> Table:
     table.add_column("value", justify="right")
     table.add_column("", style="dim")
     clamp = " (clamped by somaxconn)" if listener.clamped_by_somaxconn else ""
-    table.add_row("listen() backlog", str(listener.backlog), f"accept queue limit {listener.accept_queue_limit}{clamp}")
+    table.add_row(
+        "listen() backlog", str(listener.backlog), f"accept queue limit {listener.accept_queue_limit}{clamp}"
+    )
     full = listener.accept_queue_peak > listener.accept_queue_limit
     table.add_row(
         "accept queue peak",
         Text(str(listener.accept_queue_peak), style="bad" if full else "num"),
         "full: holds limit + 1" if full else "",
     )
-    table.add_row("SYN queue peak", str(listener.syn_queue_peak), f"limit {listener.syn_queue_limit} request socks")
+    table.add_row(
+        "SYN queue peak", str(listener.syn_queue_peak), f"limit {listener.syn_queue_limit} request socks"
+    )
     table.add_row("listener drops (ss -m d)", str(listener.sk_drops), "")
     return table
 

@@ -75,7 +75,9 @@ def _make_app(scenario: Scenario, engine: Engine, world: World, rng: random.Rand
     server = scenario.server
     request_mode = any(group.request for group in scenario.clients)
     if server.workers is not None and server.service_time is not None:
-        return WorkersApp(engine, world, server.accept_after, request_mode, server.workers, server.service_time, rng)
+        return WorkersApp(
+            engine, world, server.accept_after, request_mode, server.workers, server.service_time, rng
+        )
     accept = server.accept if server.accept is not None else "immediate"
     if accept == "never":
         return ServerApp(engine, world, server.accept_after, request_mode)
@@ -160,7 +162,9 @@ def _percentiles(samples_us: list[int]) -> Percentiles:
         return Percentiles(None, None, None, None)
     values = np.asarray(samples_us, dtype=np.float64) / US
     p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return Percentiles(round(float(p50), 6), round(float(p90), 6), round(float(p99), 6), round(float(values.max()), 6))
+    return Percentiles(
+        round(float(p50), 6), round(float(p90), 6), round(float(p99), 6), round(float(values.max()), 6)
+    )
 
 
 def simulate(
@@ -180,8 +184,14 @@ def simulate(
     backlog = listen_backlog(scenario.server.backlog, spaces.server.settings.somaxconn)
     listener = Listener(port=scenario.server.port, backlog=backlog)
     world = World(
-        engine, spaces.server, spaces.client, listener,
-        rtt_us=scenario.network.rtt, loss=scenario.network.loss, drop_filter=scenario.network.filter, rng=rng,
+        engine,
+        spaces.server,
+        spaces.client,
+        listener,
+        rtt_us=scenario.network.rtt,
+        loss=scenario.network.loss,
+        drop_filter=scenario.network.filter,
+        rng=rng,
     )
     world.app = _make_app(scenario, engine, world, rng)
     next_id = [0]
@@ -190,12 +200,16 @@ def simulate(
         times = arrival_times(group, scenario.duration, np_rng)
         attempted += len(times)
         plan = GroupPlan(
-            request=group.request, request_after=group.request_after,
-            close_after=group.close_after, connect_timeout=group.connect_timeout,
+            request=group.request,
+            request_after=group.request_after,
+            close_after=group.close_after,
+            connect_timeout=group.connect_timeout,
         )
         _Feeder(engine, world, times, plan, next_id)
     attack_times = (
-        arrival_times(scenario.attack, scenario.duration, np_rng) if scenario.attack is not None else np.zeros(0)
+        arrival_times(scenario.attack, scenario.duration, np_rng)
+        if scenario.attack is not None
+        else np.zeros(0)
     )
     _AttackFeeder(engine, world, attack_times)
     sampler = _Sampler(engine, world, sample_interval(scenario.duration), scenario.duration)
@@ -206,8 +220,14 @@ def simulate(
 
 
 def _result(
-    scenario: Scenario, version: KernelVersion, profile: Profile, spaces: _Namespaces,
-    world: World, sampler: _Sampler, attempted: int, attack_syns: int,
+    scenario: Scenario,
+    version: KernelVersion,
+    profile: Profile,
+    spaces: _Namespaces,
+    world: World,
+    sampler: _Sampler,
+    attempted: int,
+    attack_syns: int,
 ) -> RunResult:
     outcomes = world.outcomes
     resolved = sum(outcomes.values())
@@ -224,8 +244,10 @@ def _result(
         source=Source.SIM,
         scenario=scenario.name,
         kernel=KernelInfo(
-            version=format_version(version), profile=profile.name,
-            profile_summary=profile.summary, sysctl=spaces.sysctl,
+            version=format_version(version),
+            profile=profile.name,
+            profile_summary=profile.summary,
+            sysctl=spaces.sysctl,
         ),
         listener=ListenerSummary(
             port=listener.port,

@@ -213,8 +213,12 @@ class World:
             return
         self._release_port(conn)
         tw = timewait.tcp_time_wait(
-            self.client_ns, self.client_tw, key=conn.port, now=self.engine.now,
-            substate=timewait.TwSubstate.FIN_WAIT2, has_timestamps=self.client_ns.settings.timestamps,
+            self.client_ns,
+            self.client_tw,
+            key=conn.port,
+            now=self.engine.now,
+            substate=timewait.TwSubstate.FIN_WAIT2,
+            has_timestamps=self.client_ns.settings.timestamps,
         )
         if tw is None:
             conn.state = ClientState.CLOSED
@@ -249,7 +253,11 @@ class World:
         if conn.srv != ServerState.NONE:
             return  # a stale SYN for an established child: not modelled (challenge ACK)
         verdict = mlistener.tcp_conn_request(
-            self.server_ns, listener, conn=conn.id, peer=CLIENT_PEER, now=now,
+            self.server_ns,
+            listener,
+            conn=conn.id,
+            peer=CLIENT_PEER,
+            now=now,
             initial_timeout_us=self.synack_timeout,
         )
         if verdict is SynVerdict.REQUEST:
@@ -269,7 +277,11 @@ class World:
         conn_id = self.attack_id
         self.attack_id -= 1
         verdict = mlistener.tcp_conn_request(
-            self.server_ns, listener, conn=conn_id, peer=f"spoof{conn_id}", now=self.engine.now,
+            self.server_ns,
+            listener,
+            conn=conn_id,
+            peer=f"spoof{conn_id}",
+            now=self.engine.now,
             initial_timeout_us=self.synack_timeout,
         )
         if verdict is SynVerdict.REQUEST:
@@ -325,7 +337,11 @@ class World:
                 self._data_arrived(conn)
         else:
             cookie = mlistener.tcp_v4_cookie_check(
-                self.server_ns, listener, conn=conn.id, cookie_issued_us=conn.cookie_issued, now=self.engine.now
+                self.server_ns,
+                listener,
+                conn=conn.id,
+                cookie_issued_us=conn.cookie_issued,
+                now=self.engine.now,
             )
             if cookie is CookieVerdict.CHILD:
                 conn.via_cookie = True
@@ -381,7 +397,10 @@ class World:
 
     def server_fin_acked(self, conn: Conn) -> None:
         tw = timewait.tcp_time_wait(
-            self.server_ns, self.server_tw, key=conn.id, now=self.engine.now,
+            self.server_ns,
+            self.server_tw,
+            key=conn.id,
+            now=self.engine.now,
             substate=timewait.TwSubstate.FIN_WAIT2,
         )
         if tw is not None:
