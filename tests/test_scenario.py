@@ -59,7 +59,8 @@ def test_unknown_or_absent_sysctl_is_an_error(tmp_path: Path) -> None:
     runner = CliRunner()
     path = tmp_path / "s.toml"
     path.write_text(
-        'duration = "1s"\n[kernel]\nversion="6.18"\n[kernel.sysctl]\n"net.ipv4.tcp_tw_recycle" = 1\n[clients]\ncount = 1\n'
+        'duration = "1s"\n[kernel]\nversion="6.18"\n[kernel.sysctl]\n'
+        '"net.ipv4.tcp_tw_recycle" = 1\n[clients]\ncount = 1\n'
     )
     result = runner.invoke(main, ["simulate", str(path)])
     assert result.exit_code == 2
