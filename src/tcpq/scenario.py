@@ -132,6 +132,8 @@ class ClientGroup(_Strict):
     request: bool = False
     request_after: Duration = 0
     close_after: OptionalDuration = Field(default=None)
+    # Distinct client source addresses; each has its own ephemeral port range (kernel-model §8.5).
+    sources: int = Field(default=1, ge=1, le=65536)
 
     @model_validator(mode="after")
     def _count_or_rate(self) -> "ClientGroup":

@@ -34,7 +34,8 @@ def test_time_wait_is_60s_whatever_fin_timeout() -> None:
     assert ns.counters[mib.TW_KILLED] == 1  # armed with <= 4 s (§8.3)
     tcp_timewait_fin(fw2, now=S)
     assert fw2.expires_us == 61 * S
-    assert not inet_twsk_expired(table, 1, 60 * S) and inet_twsk_expired(table, 1, 61 * S)
+    assert not inet_twsk_expired(ns, table, 1, 60 * S) and inet_twsk_expired(ns, table, 1, 61 * S)
+    assert ns.tw_count == 0
 
 
 def two_port_exhaustion(mode: int, wait_us: int) -> tuple[int | None, int]:

@@ -87,3 +87,6 @@ class Netns:
     counters: Counters = field(default_factory=Counter)
     # Peers with a TCP-metrics entry holding an RTT (tcp_peer_is_proven(), kernel-model §2.3).
     proven_peers: set[str] = field(default_factory=set)
+    # Timewait socks alive in the namespace, whatever table holds them: tcp_max_tw_buckets is
+    # a per-namespace limit ("its own death row", kernel-model §8.2).
+    tw_count: int = 0

@@ -32,7 +32,7 @@ class TimeWait:
 
 @dataclass(slots=True)
 class TwTable:
-    """A namespace's timewait socks ("its own death row", kernel-model §8.2)."""
+    """Timewait socks of one local address (or of a server's connections), by key."""
 
     entries: dict[int, TimeWait] = field(default_factory=dict)
 
@@ -60,7 +60,7 @@ def tcp_time_wait(
     None means TCPTimeWaitOverflow: the socket is simply gone, and a later segment for its
     4-tuple is answered with a RST.
     """
-    if len(table) >= ns.settings.max_tw_buckets:
+    if ns.tw_count >= ns.settings.max_tw_buckets:
         ns.counters[mib.TIMEWAIT_OVERFLOW] += 1
         return None
     timeout = ns.settings.fin_timeout_us if substate is TwSubstate.FIN_WAIT2 else TCP_TIMEWAIT_LEN_US
@@ -74,6 +74,7 @@ def tcp_time_wait(
         loopback=loopback,
     )
     table.entries[key] = entry
+    ns.tw_count += 1
     return entry
 
 
@@ -83,12 +84,13 @@ def tcp_timewait_fin(tw: TimeWait, now: int) -> None:
     tw.expires_us = now + TCP_TIMEWAIT_LEN_US
 
 
-def inet_twsk_expired(table: TwTable, key: int, now: int) -> bool:
+def inet_twsk_expired(ns: Netns, table: TwTable, key: int, now: int) -> bool:
     """Remove the entry if its timer is due (it may have been re-armed); True when removed."""
     tw = table.entries.get(key)
     if tw is None or tw.expires_us > now:
         return False
     del table.entries[key]
+    ns.tw_count -= 1
     return True
 
 
@@ -139,6 +141,7 @@ def inet_hash_connect(ns: Netns, ports: PortSpace, table: TwTable, now: int) -> 
             break  # entries are in creation order: every later one is younger still
         if tw.key not in ports.live and tcp_twsk_unique(ns, tw, now):
             del table.entries[key]
+            ns.tw_count -= 1
             ns.counters[mib.TW_RECYCLED] += 1
             ports.live.add(key)
             return key

@@ -1,8 +1,9 @@
 """One simulated client connection: the client socket and what the server holds for it."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tcpq.model.client import ClientSock, Outcome
+from tcpq.model.timewait import PortSpace, TwTable
 
 
 class ClientState:
@@ -23,6 +24,15 @@ class ServerState:
     CLOSED = 4  # the application closed it
 
 
+@dataclass(slots=True, eq=False)
+class ClientAddress:
+    """One client source address: its own ephemeral ports and timewait socks (§8.5)."""
+
+    name: str
+    ports: PortSpace
+    tw: TwTable = field(default_factory=TwTable)
+
+
 @dataclass(frozen=True, slots=True)
 class GroupPlan:
     """What every client of one [clients] group does (times in µs)."""
@@ -38,6 +48,7 @@ class Conn:
     id: int
     plan: GroupPlan
     start: int
+    addr: ClientAddress
     state: int = ClientState.NEW
     srv: int = ServerState.NONE
     sock: ClientSock | None = None

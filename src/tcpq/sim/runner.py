@@ -90,13 +90,16 @@ def _make_app(scenario: Scenario, engine: Engine, world: World, rng: random.Rand
 class _Feeder:
     """Starts clients one arrival at a time, so the heap holds one pending arrival per group."""
 
-    def __init__(self, engine: Engine, world: World, times: np.ndarray, plan: GroupPlan, ids: list[int]):
+    def __init__(
+        self, engine: Engine, world: World, times: np.ndarray, plan: GroupPlan, ids: list[int], sources: int
+    ):
         self.engine = engine
         self.world = world
         self.times = times.tolist()
         self.plan = plan
         self.ids = ids
         self.index = 0
+        self.addresses = [world.new_address() for _ in range(sources)]
         if self.times:
             engine.at(self.times[0], self._arrive)
 
@@ -105,7 +108,12 @@ class _Feeder:
         now = self.engine.now
         # Arrivals at the same instant (a burst) start back to back, in order.
         while self.index < len(times) and times[self.index] <= now:
-            conn = Conn(id=self.ids[0], plan=self.plan, start=now)
+            conn = Conn(
+                id=self.ids[0],
+                plan=self.plan,
+                start=now,
+                addr=self.addresses[self.index % len(self.addresses)],
+            )
             self.ids[0] += 1
             self.index += 1
             self.world.client_start(conn)
@@ -205,7 +213,7 @@ def simulate(
             close_after=group.close_after,
             connect_timeout=group.connect_timeout,
         )
-        _Feeder(engine, world, times, plan, next_id)
+        _Feeder(engine, world, times, plan, next_id, group.sources)
     attack_times = (
         arrival_times(scenario.attack, scenario.duration, np_rng)
         if scenario.attack is not None

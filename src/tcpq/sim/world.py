@@ -18,10 +18,9 @@ from tcpq.model.netns import Netns
 from tcpq.model.reqsk import RequestSock, TimerVerdict, reqsk_timer_handler
 from tcpq.scenario import FilterSection
 from tcpq.sim.app import ServerApp
-from tcpq.sim.conn import ClientState, Conn, ServerState
+from tcpq.sim.conn import ClientAddress, ClientState, Conn, ServerState
 from tcpq.sim.engine import Engine
 
-CLIENT_PEER = "client"
 Handler = Callable[[Conn], None]
 
 
@@ -49,9 +48,7 @@ class World:
         self.random = rng.random
         self.app: ServerApp | None = None
         self.live: dict[int, Conn] = {}  # connections with server-side state, by id
-        low, high = client_ns.settings.local_port_range
-        self.ports = timewait.PortSpace(low=low, high=high)
-        self.client_tw = timewait.TwTable()
+        self.addresses: list[ClientAddress] = []
         self.server_tw = timewait.TwTable()
         self.outcomes: Counter[Outcome] = Counter()
         self.connect_times: list[int] = []
@@ -93,8 +90,17 @@ class World:
         conn.outcome = outcome
         self.outcomes[outcome] += 1
 
+    def new_address(self) -> ClientAddress:
+        """Another client source address in the client namespace."""
+        low, high = self.client_ns.settings.local_port_range
+        address = ClientAddress(
+            name=f"client{len(self.addresses)}", ports=timewait.PortSpace(low=low, high=high)
+        )
+        self.addresses.append(address)
+        return address
+
     def _release_port(self, conn: Conn) -> None:
-        self.ports.live.discard(conn.port)
+        conn.addr.ports.live.discard(conn.port)
 
     def _fail(self, conn: Conn, outcome: Outcome) -> None:
         conn.state = ClientState.CLOSED
@@ -104,7 +110,7 @@ class World:
     # -- client side ------------------------------------------------------------------------
     def client_start(self, conn: Conn) -> None:
         now = self.engine.now
-        port = timewait.inet_hash_connect(self.client_ns, self.ports, self.client_tw, now)
+        port = timewait.inet_hash_connect(self.client_ns, conn.addr.ports, conn.addr.tw, now)
         if port is None:
             conn.state = ClientState.CLOSED
             self._resolve(conn, Outcome.NO_PORT)
@@ -209,12 +215,12 @@ class World:
         self._send_reliably(self.server_fin, conn)
 
     def client_fin_acked(self, conn: Conn) -> None:
-        if conn.state != ClientState.FIN_WAIT or conn.port in self.client_tw.entries:
+        if conn.state != ClientState.FIN_WAIT or conn.port in conn.addr.tw.entries:
             return
         self._release_port(conn)
         tw = timewait.tcp_time_wait(
             self.client_ns,
-            self.client_tw,
+            conn.addr.tw,
             key=conn.port,
             now=self.engine.now,
             substate=timewait.TwSubstate.FIN_WAIT2,
@@ -229,7 +235,7 @@ class World:
         """The server's FIN reaches the client."""
         conn.server_fin_at_client = True
         if conn.state == ClientState.FIN_WAIT:
-            tw = self.client_tw.entries.get(conn.port)
+            tw = conn.addr.tw.entries.get(conn.port)
             if tw is not None:
                 timewait.tcp_timewait_fin(tw, self.engine.now)
                 self.engine.at(tw.expires_us, self.client_tw_expire, conn)
@@ -237,7 +243,7 @@ class World:
             self.client_ns.counters[mib.OUT_RSTS] += 1  # TW overflowed: nothing matches the FIN
 
     def client_tw_expire(self, conn: Conn) -> None:
-        if timewait.inet_twsk_expired(self.client_tw, conn.port, self.engine.now):
+        if timewait.inet_twsk_expired(self.client_ns, conn.addr.tw, conn.port, self.engine.now):
             conn.state = ClientState.CLOSED
 
     # -- server side ------------------------------------------------------------------------
@@ -256,7 +262,7 @@ class World:
             self.server_ns,
             listener,
             conn=conn.id,
-            peer=CLIENT_PEER,
+            peer=conn.addr.name,
             now=now,
             initial_timeout_us=self.synack_timeout,
         )
@@ -393,7 +399,7 @@ class World:
             self.app.on_eof(conn)
 
     def server_tw_expire(self, conn: Conn) -> None:
-        timewait.inet_twsk_expired(self.server_tw, conn.id, self.engine.now)
+        timewait.inet_twsk_expired(self.server_ns, self.server_tw, conn.id, self.engine.now)
 
     def server_fin_acked(self, conn: Conn) -> None:
         tw = timewait.tcp_time_wait(
