@@ -78,7 +78,7 @@ def main() -> None:
     \b
     Examples:
       tcpq simulate examples/backlog-nobody-accepts.toml
-      tcpq simulate examples/synflood-cookies.toml --set kernel.sysctl.net.ipv4.tcp_syncookies=0
+      tcpq simulate examples/synflood-cookies-1.toml --set kernel.sysctl.net.ipv4.tcp_syncookies=0
       tcpq explain listenoverflows
     """
 
@@ -108,7 +108,7 @@ def simulate(
     Examples:
       tcpq simulate examples/backlog-nobody-accepts.toml
       tcpq simulate examples/nginx-somaxconn-128.toml --set kernel.sysctl.net.core.somaxconn=4096
-      tcpq simulate examples/synflood-cookies.toml --json --out result.json
+      tcpq simulate examples/synflood-cookies-1.toml --json --out result.json
     """
     from tcpq.report.json import run_result_dict
     from tcpq.report.run import render_run

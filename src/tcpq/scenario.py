@@ -143,6 +143,9 @@ class ClientGroup(_Strict):
             raise ValueError("until must be after from")
         if self.connect_timeout is not None and self.connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive or 'none'")
+        if self.request and "close_after" not in self.model_fields_set:
+            # A request/response client closes once it has its reply, unless told otherwise.
+            object.__setattr__(self, "close_after", 0)
         return self
 
 
@@ -248,6 +251,8 @@ def parse_override(text: str) -> tuple[list[str], object]:
         value: object = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    if isinstance(value, float):
+        value = raw.strip()  # "6.10" must stay a version, not become 6.1; floats accept text
     return parts, value
 
 

@@ -50,7 +50,7 @@ class TimeSeries:
     accept_queue: list[int]
     syn_queue: list[int]
     listen_drops: list[int]  # ListenDrops added during each interval
-    established: list[int]  # clients connected so far
+    handshakes: list[int]  # client handshakes completed so far (connect() returned)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ class KernelInfo:
     version: str
     profile: str
     profile_summary: str
-    sysctl: dict[str, int | tuple[int, int]]
+    sysctl: dict[str, int | tuple[int, int]]  # the server namespace
+    client_sysctl: dict[str, int | tuple[int, int]]
 
 
 @dataclass(frozen=True)

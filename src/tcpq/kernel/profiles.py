@@ -8,6 +8,7 @@ only behaviour that no sysctl exposes.
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tcpq.errors import UnsupportedKernel
 from tcpq.kernel.versions import KernelVersion, format_version, parse_version
 
 
@@ -48,6 +49,9 @@ class Profile:
     tw_reuse_delay_tunable: bool
     # tcp_rto_max_ms caps SYN-ACK and SYN intervals (v6.15, §3.5); before, the constant 120 s.
     rto_max_tunable: bool
+    # Tail loss probe (v3.10): the first retransmission of unacknowledged data is a probe
+    # (TCPLossProbes), not an RTO (TCPTimeouts) (kernel-model §5.4).
+    tail_loss_probe: bool
 
 
 def _profile(
@@ -61,6 +65,7 @@ def _profile(
     expiry: SynSentExpiry = SynSentExpiry.RETRANSMIT_COUNT,
     tw_delay: bool = True,
     rto_max: bool = True,
+    tlp: bool = True,
 ) -> Profile:
     return Profile(
         name=name,
@@ -73,6 +78,7 @@ def _profile(
         syn_sent_expiry=expiry,
         tw_reuse_delay_tunable=tw_delay,
         rto_max_tunable=rto_max,
+        tail_loss_probe=tlp,
     )
 
 
@@ -89,10 +95,22 @@ PROFILES: tuple[Profile, ...] = (
         expiry=SynSentExpiry.MODEL_TIMEOUT,
         tw_delay=False,
         rto_max=False,
+        tlp=False,
     ),
     _profile(
         "3.1",
-        "3.1-4.3: 1 s initial RTO; power-of-two SYN queue table; young > 1 accept-queue rule",
+        "3.1-3.9: 1 s initial RTO; power-of-two SYN queue table; young > 1 accept-queue rule",
+        syn_queue_rule=SynQueueRule.POW2_TABLE,
+        needs_young=True,
+        linear=False,
+        expiry=SynSentExpiry.MODEL_TIMEOUT,
+        tw_delay=False,
+        rto_max=False,
+        tlp=False,
+    ),
+    _profile(
+        "3.10",
+        "3.10-4.3: as 3.1, and data retransmission starts with a tail loss probe",
         syn_queue_rule=SynQueueRule.POW2_TABLE,
         needs_young=True,
         linear=False,
@@ -141,6 +159,8 @@ NEWEST: Profile = PROFILES[-1]
 
 def profile_for(version: KernelVersion) -> Profile:
     """The profile in force for a kernel version (the newest whose `since` is not after it)."""
+    if version < PROFILES[0].since:
+        raise UnsupportedKernel(f"kernel {format_version(version)} is older than tcpq models (2.6 and later)")
     chosen = PROFILES[0]
     for profile in PROFILES:
         if profile.since <= version:

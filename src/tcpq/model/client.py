@@ -144,7 +144,7 @@ def tcp_retransmit_data(ns: Netns, sock: ClientSock, now: int) -> int | None:
         return None
     ns.counters[mib.RETRANS_SEGS] += 1
     sock.retransmits += 1
-    if sock.retransmits == 1:
+    if sock.retransmits == 1 and ns.profile.tail_loss_probe:
         # The first is a tail-loss probe; the RTO then starts from rto (measured: data sent at
         # t, retransmitted at t+0.20, +0.41, +0.83, +1.66 s ..., kernel-model §5.4, E2b).
         ns.counters[mib.LOSS_PROBES] += 1

@@ -89,7 +89,9 @@ def _tcp_syn_flood_action(ns: Netns, listener: Listener, port: int) -> bool:
     ns.counters[mib.REQQ_FULL_DO_COOKIES if want_cookie else mib.REQQ_FULL_DROP] += 1
     if mode != CookieMode.ALWAYS and listener.flood_warning is None:
         action = "Sending cookies" if want_cookie else "Dropping request"
-        listener.flood_warning = f"TCP: request_sock_TCP: Possible SYN flooding on port {port}. {action}."
+        listener.flood_warning = (
+            f"TCP: request_sock_TCP: Possible SYN flooding on port 0.0.0.0:{port}. {action}."
+        )
     return want_cookie
 
 

@@ -27,6 +27,8 @@ def _header(result: RunResult) -> Panel:
         ("   profile ", "dim"),
         (kernel.profile, "key"),
         (f" ({kernel.profile_summary})", "dim"),
+        ("   spoofed SYNs ", "dim") if result.attack_syns else ("", ""),
+        (str(result.attack_syns), "num") if result.attack_syns else ("", ""),
         ("   simulated ", "dim"),
         (f"{result.duration_s:g} s", "num"),
     )
@@ -49,6 +51,8 @@ def _outcomes(result: RunResult) -> Table:
     for label, count, style in rows:
         table.add_row(label, Text(str(count), style=style if count else "dim"))
     table.add_row(Text("attempted", style="title"), Text(str(clients.attempted), style="title"))
+    if clients.cookie_connections:
+        table.caption = f"{clients.cookie_connections} connections were completed through a SYN cookie"
     return table
 
 
@@ -105,7 +109,7 @@ def _counters(title: str, counters: dict[str, int]) -> Table:
 def _timeline(result: RunResult) -> Table:
     series = result.timeseries
     table = Table(title="Over time", title_justify="left", show_edge=False)
-    for column in ("t", "accept queue", "SYN queue", "ListenDrops", "connected"):
+    for column in ("t", "accept queue", "SYN queue", "ListenDrops", "handshakes done"):
         table.add_column(column, justify="right")
     for index, t_s in enumerate(series.t_s):
         drops = series.listen_drops[index]
@@ -114,7 +118,7 @@ def _timeline(result: RunResult) -> Table:
             str(series.accept_queue[index]),
             str(series.syn_queue[index]),
             Text(str(drops), style="bad" if drops else "dim"),
-            str(series.established[index]),
+            str(series.handshakes[index]),
         )
     return table
 

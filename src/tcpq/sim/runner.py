@@ -57,6 +57,7 @@ class _Namespaces:
     server: Netns
     client: Netns
     sysctl: dict[str, SysctlValue]
+    client_sysctl: dict[str, SysctlValue]
 
 
 def _namespaces(scenario: Scenario, version: KernelVersion, profile: Profile, origin: str) -> _Namespaces:
@@ -68,6 +69,7 @@ def _namespaces(scenario: Scenario, version: KernelVersion, profile: Profile, or
         server=Netns("server", Settings.from_sysctls(server_values, profile), profile),
         client=Netns("client", Settings.from_sysctls(client_values, profile), profile),
         sysctl=server_values,
+        client_sysctl=client_values,
     )
 
 
@@ -146,7 +148,7 @@ class _Sampler:
         self.world = world
         self.interval = interval
         self.until = until
-        self.series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], established=[])
+        self.series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
         self.last_drops = 0
         engine.at(interval, self._sample)
 
@@ -159,7 +161,7 @@ class _Sampler:
         series.accept_queue.append(world.listener.acceptq_len)
         series.syn_queue.append(world.listener.qlen)
         series.listen_drops.append(drops - self.last_drops)
-        series.established.append(len(world.connect_times))
+        series.handshakes.append(len(world.connect_times))
         self.last_drops = drops
         if now + self.interval <= self.until:
             self.engine.at(now + self.interval, self._sample)
@@ -169,7 +171,8 @@ def _percentiles(samples_us: list[int]) -> Percentiles:
     if not samples_us:
         return Percentiles(None, None, None, None)
     values = np.asarray(samples_us, dtype=np.float64) / US
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    # inverted_cdf: every percentile is a time some client really saw (no interpolation).
+    p50, p90, p99 = np.percentile(values, [50, 90, 99], method="inverted_cdf")
     return Percentiles(
         round(float(p50), 6), round(float(p90), 6), round(float(p99), 6), round(float(values.max()), 6)
     )
@@ -256,6 +259,7 @@ def _result(
             profile=profile.name,
             profile_summary=profile.summary,
             sysctl=spaces.sysctl,
+            client_sysctl=spaces.client_sysctl,
         ),
         listener=ListenerSummary(
             port=listener.port,

@@ -191,8 +191,8 @@ class World:
         conn.data_unacked = False
         self._resolve(conn, Outcome.CONNECTED)
         self.response_times.append(now - conn.start)
-        close_after = conn.plan.close_after if conn.plan.close_after is not None else 0
-        self.engine.at(now + close_after, self.client_close, conn)
+        if conn.plan.close_after is not None:
+            self.engine.at(now + conn.plan.close_after, self.client_close, conn)
 
     def client_rst(self, conn: Conn) -> None:
         if conn.state == ClientState.SYN_SENT:

@@ -1,0 +1,115 @@
+"""Simulator behaviours beyond the §16 experiments."""
+
+from typing import Any
+
+import pytest
+
+from tcpq.errors import ScenarioError, UnsupportedKernel
+from tcpq.scenario import load_scenario, parse_override, scenario_from_dict
+from tcpq.sim.runner import simulate
+from tcpq.types import RunResult
+
+
+def run(**overrides: Any) -> RunResult:
+    data: dict[str, Any] = {
+        "name": "t",
+        "duration": "2s",
+        "kernel": {"version": "6.18"},
+        "server": {"backlog": 8, "accept": "immediate"},
+        "clients": {"count": 3},
+    }
+    data.update(overrides)
+    return simulate(scenario_from_dict(data))
+
+
+def test_request_mode_closes_after_reply_by_default() -> None:
+    result = run(clients={"count": 3, "request": True})
+    assert result.clients.connected == 3
+    assert result.client_counters["TcpExtTW"] == 3  # the client closed first: TIME_WAIT is its
+
+
+def test_request_mode_close_after_never_keeps_connections() -> None:
+    result = run(clients={"count": 3, "request": True, "close_after": "never"})
+    assert result.clients.connected == 3
+    assert result.client_counters["TcpExtTW"] == 0
+
+
+def test_percentiles_are_observed_values() -> None:
+    """15 clients get in at once, 15 wait for the 1 s SYN retry: no invented 0.5 s median."""
+    result = run(server={"backlog": 14, "accept": "immediate", "accept_after": "0.5s"}, clients={"count": 30})
+    pct = result.clients.connect_time_s
+    assert pct.p50 in (0.0, 1.0) and pct.max == 1.0
+
+
+def test_rtt_adds_to_connect_time() -> None:
+    result = run(network={"rtt": "100ms"})
+    assert result.clients.connect_time_s.p50 == pytest.approx(0.1)
+
+
+def test_version_override_keeps_text() -> None:
+    assert parse_override("kernel.version=6.10") == (["kernel", "version"], "6.10")
+
+
+def test_unsupported_kernel() -> None:
+    with pytest.raises(UnsupportedKernel):
+        run(kernel={"version": "1.0"})
+
+
+def test_tail_loss_probe_by_profile() -> None:
+    """Data retransmissions of an overflowed client: a TLP first since 3.10, an RTO before."""
+    base = {
+        "server": {"backlog": 1, "accept": "never"},
+        "clients": [{"count": 1}, {"count": 2, "at": "0.1s", "request": True}],
+        "network": {"filter": {"drop": "bare_ack", "from": "50ms"}},
+        "duration": "0.35s",
+    }
+    new = run(**base)
+    old = run(**{**base, "kernel": {"version": "3.2"}})
+    assert new.client_counters.get("TcpExtTCPLossProbes", 0) == 1
+    assert old.client_counters.get("TcpExtTCPLossProbes", 0) == 0
+    assert old.client_counters["TcpExtTCPTimeouts"] > 0
+
+
+def test_app_connect_timeout_and_refused_synack() -> None:
+    """A client that gave up answers a late SYN-ACK with RST: the server's request is reset."""
+    result = run(
+        server={"backlog": 8, "accept": "never"},
+        clients={"count": 1, "connect_timeout": "50ms"},
+        network={"rtt": "400ms"},
+    )
+    assert result.clients.timed_out == 1
+    assert result.client_counters["TcpOutRsts"] == 1
+    assert result.counters["TcpExtEmbryonicRsts"] == 1 and result.counters["TcpAttemptFails"] == 1
+
+
+def test_kernel_etimedout_after_131s() -> None:
+    result = run(duration="140s", server={"backlog": 0, "accept": "never"}, clients={"count": 2})
+    assert result.clients.timed_out == 1 and result.clients.connected == 1
+    assert result.client_counters["TcpExtTCPAbortOnTimeout"] == 1
+
+
+def test_loss_is_deterministic_per_seed() -> None:
+    a = run(network={"loss": 0.3}, clients={"rate": "50/s"}, seed=4)
+    b = run(network={"loss": 0.3}, clients={"rate": "50/s"}, seed=4)
+    c = run(network={"loss": 0.3}, clients={"rate": "50/s"}, seed=5)
+    assert a == b and a.client_counters != c.client_counters
+
+
+def test_attack_fills_syn_queue_and_cookies_save_clients() -> None:
+    flood = {"rate": "2000/s", "from": "0s"}
+    clients = {"rate": "20/s", "from": "0.5s"}
+    off = run(
+        duration="3s",
+        attack=flood,
+        clients=clients,
+        kernel={"version": "6.18", "sysctl": {"net.ipv4.tcp_syncookies": 0}},
+    )
+    on = run(duration="3s", attack=flood, clients=clients)
+    assert off.listener.syn_queue_peak == off.listener.syn_queue_limit
+    assert off.clients.connected == 0 and off.counters["TcpExtTCPReqQFullDrop"] > 0
+    assert on.clients.connected == on.clients.attempted and on.clients.cookie_connections > 0
+
+
+def test_bad_file_path_is_scenario_error(tmp_path: Any) -> None:
+    with pytest.raises(ScenarioError):
+        load_scenario(tmp_path)
