@@ -25,6 +25,8 @@ class Listener:
 
     port: int
     backlog: int
+    # syn_queue_limit() for this backlog, fixed at listen() time (see inet_csk_listen_start).
+    synq_limit: int
     accept_queue: deque[int] = field(default_factory=deque)
     requests: dict[int, RequestSock] = field(default_factory=dict)
     young: int = 0
@@ -48,6 +50,12 @@ def listen_backlog(requested: int, somaxconn: int) -> int:
     return requested
 
 
+def inet_csk_listen_start(ns: Netns, port: int, requested_backlog: int) -> Listener:
+    """listen(): clamp the backlog (§1.1) and fix the SYN-queue limit the profile gives (§2.2)."""
+    backlog = listen_backlog(requested_backlog, ns.settings.somaxconn)
+    return Listener(port=port, backlog=backlog, synq_limit=syn_queue_limit(ns, backlog))
+
+
 def sk_acceptq_is_full(listener: Listener) -> bool:
     """Full only when strictly greater: the queue holds backlog + 1 children (kernel-model §1.3)."""
     return listener.acceptq_len > listener.backlog
@@ -65,9 +73,9 @@ def syn_queue_limit(ns: Netns, backlog: int) -> int:
     return 1 << (entries - 1).bit_length()
 
 
-def inet_csk_reqsk_queue_is_full(ns: Netns, listener: Listener) -> bool:
+def inet_csk_reqsk_queue_is_full(listener: Listener) -> bool:
     """Whether a new SYN finds the SYN queue full, per the profile's rule (kernel-model §2.2)."""
-    return listener.qlen >= syn_queue_limit(ns, listener.backlog)
+    return len(listener.requests) >= listener.synq_limit
 
 
 class SynVerdict(Enum):
@@ -101,14 +109,20 @@ def tcp_conn_request(
     """A SYN that matches no request reaches the listener (kernel-model §2.1, table §12)."""
     settings = ns.settings
     want_cookie = False
-    if settings.syncookies == CookieMode.ALWAYS or inet_csk_reqsk_queue_is_full(ns, listener):
+    # The two tests below are inet_csk_reqsk_queue_is_full() and sk_acceptq_is_full(), inlined:
+    # this is the simulator's hottest path (every SYN of an overflowing listener).
+    if settings.syncookies == CookieMode.ALWAYS or len(listener.requests) >= listener.synq_limit:
         want_cookie = _tcp_syn_flood_action(ns, listener, listener.port)
         if not want_cookie:
             tcp_listendrop(ns, listener)
             return SynVerdict.DROP
-    if sk_acceptq_is_full(listener) and (not ns.profile.acceptq_syn_drop_needs_young or listener.young > 1):
-        ns.counters[mib.LISTEN_OVERFLOWS] += 1
-        tcp_listendrop(ns, listener)
+    if len(listener.accept_queue) > listener.backlog and (
+        not ns.profile.acceptq_syn_drop_needs_young or listener.young > 1
+    ):
+        counters = ns.counters
+        counters[mib.LISTEN_OVERFLOWS] += 1
+        counters[mib.LISTEN_DROPS] += 1  # tcp_listendrop(), inlined
+        listener.sk_drops += 1
         return SynVerdict.DROP
     if want_cookie:
         ns.counters[mib.SYNCOOKIES_SENT] += 1

@@ -12,7 +12,7 @@ from tcpq.kernel.sysctls import SysctlValue
 from tcpq.kernel.versions import KernelVersion, format_version, parse_version
 from tcpq.model import mib
 from tcpq.model.client import Outcome
-from tcpq.model.listener import Listener, listen_backlog, syn_queue_limit
+from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.scenario import Scenario
 from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, WorkersApp
@@ -192,8 +192,7 @@ def simulate(
     engine = Engine()
     rng = random.Random(scenario.seed)
     np_rng = np.random.default_rng(scenario.seed)
-    backlog = listen_backlog(scenario.server.backlog, spaces.server.settings.somaxconn)
-    listener = Listener(port=scenario.server.port, backlog=backlog)
+    listener = inet_csk_listen_start(spaces.server, scenario.server.port, scenario.server.backlog)
     world = World(
         engine,
         spaces.server,
@@ -267,7 +266,7 @@ def _result(
             accept_queue_limit=listener.backlog,
             accept_queue_peak=world.accept_peak,
             syn_queue_peak=world.syn_peak,
-            syn_queue_limit=syn_queue_limit(spaces.server, listener.backlog),
+            syn_queue_limit=listener.synq_limit,
             clamped_by_somaxconn=listener.backlog != scenario.server.backlog,
             sk_drops=listener.sk_drops,
         ),
