@@ -22,6 +22,10 @@ from tcpq.sim.conn import ClientAddress, ClientState, Conn, ServerState
 from tcpq.sim.engine import Engine
 
 Handler = Callable[[Conn], None]
+# Enum members and states as module constants: the handlers below run for every packet, and
+# Enum member lookup costs ~100 ns on Python 3.11.
+_REQUEST, _COOKIE = SynVerdict.REQUEST, SynVerdict.COOKIE
+_CHILD, _RESET, _SYNACK = AckVerdict.CHILD, AckVerdict.RESET, AckVerdict.SYNACK
 
 
 class World:
@@ -61,19 +65,23 @@ class World:
         self.synack_timeout = server_ns.profile.initial_rto_ms * 1000
 
     # -- delivery ---------------------------------------------------------------------------
+    def _timer(self, when: int, action: Handler | Callable[[RequestSock], None], arg: object) -> None:
+        """Arm a kernel timer: its delay from now is one of a few values, so it gets a FIFO lane."""
+        self.engine.after(when - self.engine.now, action, arg)
+
     def _send(self, handler: Handler, conn: Conn) -> None:
         if self.loss and self.random() < self.loss:
             return
         if self.one_way == 0:
             handler(conn)  # loopback: the peer runs in the same softirq (kernel-model §14.2)
         else:
-            self.engine.at(self.engine.now + self.one_way, handler, conn)
+            self.engine.after(self.one_way, handler, conn)
 
     def _send_reliably(self, handler: Handler, conn: Conn) -> None:
         if self.one_way == 0:
             handler(conn)
         else:
-            self.engine.at(self.engine.now + self.one_way, handler, conn)
+            self.engine.after(self.one_way, handler, conn)
 
     def _filtered(self, bare_ack: bool) -> bool:
         rule = self.filter
@@ -118,9 +126,9 @@ class World:
         conn.port = port
         conn.state = ClientState.SYN_SENT
         sock = conn.sock = mclient.tcp_connect(self.client_ns, conn.id, now)
-        self.engine.at(now + sock.rto_us, self.client_syn_timer, conn)
+        self.engine.after(sock.rto_us, self.client_syn_timer, conn)
         if conn.plan.connect_timeout is not None:
-            self.engine.at(now + conn.plan.connect_timeout, self.client_app_timeout, conn)
+            self.engine.after(conn.plan.connect_timeout, self.client_app_timeout, conn)
         self._send(self.server_syn, conn)
 
     def client_syn_timer(self, conn: Conn) -> None:
@@ -131,7 +139,7 @@ class World:
         if nxt is None:
             self._fail(conn, Outcome.TIMED_OUT)
             return
-        self.engine.at(nxt, self.client_syn_timer, conn)
+        self._timer(nxt, self.client_syn_timer, conn)
         self._send(self.server_syn, conn)
 
     def client_app_timeout(self, conn: Conn) -> None:
@@ -146,11 +154,11 @@ class World:
             self.connect_times.append(now - conn.start)
             plan = conn.plan
             if plan.request:
-                self.engine.at(now + plan.request_after, self.client_send_request, conn)
+                self.engine.after(plan.request_after, self.client_send_request, conn)
             else:
                 self._resolve(conn, Outcome.CONNECTED)
                 if plan.close_after is not None:
-                    self.engine.at(now + plan.close_after, self.client_close, conn)
+                    self.engine.after(plan.close_after, self.client_close, conn)
             self._send(self.server_bare_ack, conn)
         elif state == ClientState.ESTABLISHED:
             assert conn.sock is not None
@@ -167,7 +175,7 @@ class World:
         conn.data_unacked = True
         rto = mclient.data_rto(self.client_ns, self.rtt)
         expiry = mclient.start_data(conn.sock, self.engine.now, rto)
-        self.engine.at(expiry, self.client_data_timer, conn)
+        self._timer(expiry, self.client_data_timer, conn)
         self._send(self.server_data, conn)
 
     def client_data_timer(self, conn: Conn) -> None:
@@ -178,7 +186,7 @@ class World:
         if nxt is None:
             self._fail(conn, Outcome.TIMED_OUT)
             return
-        self.engine.at(nxt, self.client_data_timer, conn)
+        self._timer(nxt, self.client_data_timer, conn)
         self._send(self.server_data, conn)
 
     def client_data_acked(self, conn: Conn) -> None:
@@ -192,7 +200,7 @@ class World:
         self._resolve(conn, Outcome.CONNECTED)
         self.response_times.append(now - conn.start)
         if conn.plan.close_after is not None:
-            self.engine.at(now + conn.plan.close_after, self.client_close, conn)
+            self.engine.after(conn.plan.close_after, self.client_close, conn)
 
     def client_rst(self, conn: Conn) -> None:
         if conn.state == ClientState.SYN_SENT:
@@ -211,7 +219,7 @@ class World:
         conn.state = ClientState.FIN_WAIT
         # The peer kernel ACKs the FIN at once (armed first, so it precedes the peer
         # application's own FIN at equal times): orphaned FIN_WAIT2 becomes a timewait sock.
-        self.engine.at(self.engine.now + self.rtt, self.client_fin_acked, conn)
+        self.engine.after(self.rtt, self.client_fin_acked, conn)
         self._send_reliably(self.server_fin, conn)
 
     def client_fin_acked(self, conn: Conn) -> None:
@@ -229,7 +237,7 @@ class World:
         if tw is None:
             conn.state = ClientState.CLOSED
         else:
-            self.engine.at(tw.expires_us, self.client_tw_expire, conn)
+            self._timer(tw.expires_us, self.client_tw_expire, conn)
 
     def client_fin(self, conn: Conn) -> None:
         """The server's FIN reaches the client."""
@@ -238,7 +246,7 @@ class World:
             tw = conn.addr.tw.entries.get(conn.port)
             if tw is not None:
                 timewait.tcp_timewait_fin(tw, self.engine.now)
-                self.engine.at(tw.expires_us, self.client_tw_expire, conn)
+                self._timer(tw.expires_us, self.client_tw_expire, conn)
         elif conn.state == ClientState.CLOSED:
             self.client_ns.counters[mib.OUT_RSTS] += 1  # TW overflowed: nothing matches the FIN
 
@@ -252,8 +260,8 @@ class World:
         now = self.engine.now
         if conn.srv == ServerState.REQUEST:
             req = listener.requests[conn.id]
-            if mlistener.tcp_check_req_syn(self.server_ns, req, now=now) is AckVerdict.SYNACK:
-                self.engine.at(req.expires_us, self.server_req_timer, req)
+            if mlistener.tcp_check_req_syn(self.server_ns, req, now=now) is _SYNACK:
+                self._timer(req.expires_us, self.server_req_timer, req)
                 self._send(self.client_synack, conn)
             return
         if conn.srv != ServerState.NONE:
@@ -266,15 +274,15 @@ class World:
             now=now,
             initial_timeout_us=self.synack_timeout,
         )
-        if verdict is SynVerdict.REQUEST:
+        if verdict is _REQUEST:
             conn.srv = ServerState.REQUEST
             self.live[conn.id] = conn
             req = listener.requests[conn.id]
-            self.engine.at(req.expires_us, self.server_req_timer, req)
+            self._timer(req.expires_us, self.server_req_timer, req)
             if listener.qlen > self.syn_peak:
                 self.syn_peak = listener.qlen
             self._send(self.client_synack, conn)
-        elif verdict is SynVerdict.COOKIE:
+        elif verdict is _COOKIE:
             conn.cookie_issued = now
             self._send(self.client_synack, conn)
 
@@ -290,9 +298,9 @@ class World:
             now=self.engine.now,
             initial_timeout_us=self.synack_timeout,
         )
-        if verdict is SynVerdict.REQUEST:
+        if verdict is _REQUEST:
             req = listener.requests[conn_id]
-            self.engine.at(req.expires_us, self.server_req_timer, req)
+            self._timer(req.expires_us, self.server_req_timer, req)
             if listener.qlen > self.syn_peak:
                 self.syn_peak = listener.qlen
 
@@ -313,7 +321,7 @@ class World:
             return
         if was_young:
             listener.young -= 1
-        self.engine.at(req.expires_us, self.server_req_timer, req)
+        self._timer(req.expires_us, self.server_req_timer, req)
         if verdict is TimerVerdict.RESENT and req.conn >= 0:
             self._send(self.client_synack, self.live[req.conn])
 
@@ -332,9 +340,9 @@ class World:
             verdict = mlistener.tcp_check_req(
                 self.server_ns, listener, listener.requests[conn.id], now=self.engine.now
             )
-            if verdict is AckVerdict.CHILD:
+            if verdict is _CHILD:
                 self._child_created(conn, data)
-            elif verdict is AckVerdict.RESET:
+            elif verdict is _RESET:
                 conn.srv = ServerState.NONE
                 self.live.pop(conn.id, None)
                 self._send(self.client_rst, conn)
@@ -387,12 +395,12 @@ class World:
         conn.client_fin_at_server = True
         if conn.srv == ServerState.ACCEPTED:
             # The application learns of EOF on its next read: a wakeup later, not in this softirq.
-            self.engine.at(self.engine.now, self._app_eof, conn)
+            self.engine.after(0, self._app_eof, conn)
         elif conn.srv == ServerState.CLOSED:
             tw = self.server_tw.entries.get(conn.id)
             if tw is not None:
                 timewait.tcp_timewait_fin(tw, self.engine.now)
-                self.engine.at(tw.expires_us, self.server_tw_expire, conn)
+                self._timer(tw.expires_us, self.server_tw_expire, conn)
 
     def _app_eof(self, conn: Conn) -> None:
         if self.app is not None:
@@ -410,7 +418,7 @@ class World:
             substate=timewait.TwSubstate.FIN_WAIT2,
         )
         if tw is not None:
-            self.engine.at(tw.expires_us, self.server_tw_expire, conn)
+            self._timer(tw.expires_us, self.server_tw_expire, conn)
 
     # -- ServerHost, for the application ----------------------------------------------------
     def accept(self) -> Conn | None:
@@ -433,4 +441,4 @@ class World:
         active = not conn.client_fin_at_server
         self._send_reliably(self.client_fin, conn)
         if active:
-            self.engine.at(self.engine.now + self.rtt, self.server_fin_acked, conn)
+            self.engine.after(self.rtt, self.server_fin_acked, conn)
