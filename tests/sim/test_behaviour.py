@@ -113,3 +113,18 @@ def test_attack_fills_syn_queue_and_cookies_save_clients() -> None:
 def test_bad_file_path_is_scenario_error(tmp_path: Any) -> None:
     with pytest.raises(ScenarioError):
         load_scenario(tmp_path)
+
+
+def test_econnreset_after_request_expired() -> None:
+    """§5.4 (E2b): an overflowed client that stays silent past 63 s is reset when it sends."""
+    result = run(
+        duration="70s",
+        server={"backlog": 1, "accept": "never"},
+        clients=[{"count": 1, "request": True, "request_after": "66s"}, {"count": 2, "at": "0.2s"}],
+        network={"filter": {"drop": "bare_ack", "until": "0.1s"}},
+    )
+    assert result.clients.reset == 1 and result.clients.connected == 2
+    assert result.client_counters["TcpEstabResets"] == 1
+    # Challenge ACKs to the SYN-ACKs at 1, 3, 7, 15, 31 s each overflowed (abort_on_overflow 0).
+    assert result.counters["TcpExtListenOverflows"] == 5
+    assert result.counters["TcpOutRsts"] == 1
