@@ -1,25 +1,17 @@
 """Every example runs as it is, and the seed stories they tell hold."""
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from tcpq.cli import main
+from tests.cli_helpers import simulate_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def simulate(path: Path, *overrides: str) -> dict[str, Any]:
-    args = ["simulate", str(path), "--json"]
-    for override in overrides:
-        args += ["--set", override]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    data: dict[str, Any] = json.loads(result.output)
-    return data
+    return simulate_json(path, *overrides)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)

@@ -1,25 +1,17 @@
 """kernel-model §16 experiments E1, E2, E4, E5 reproduced by `tcpq simulate` with the same numbers."""
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from tcpq.cli import main
+from tests.cli_helpers import simulate_json
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
 
 def simulate(name: str, *overrides: str) -> dict[str, Any]:
-    args = ["simulate", str(SCENARIOS / name), "--json"]
-    for override in overrides:
-        args += ["--set", override]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    data: dict[str, Any] = json.loads(result.output)
-    return data
+    return simulate_json(SCENARIOS / name, *overrides)
 
 
 @pytest.mark.parametrize(

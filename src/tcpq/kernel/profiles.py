@@ -82,60 +82,64 @@ def _profile(
     )
 
 
+def _before_6_5(
+    name: str,
+    summary: str,
+    *,
+    syn_queue_rule: SynQueueRule,
+    needs_young: bool = False,
+    initial_rto_ms: int = 1000,
+    tlp: bool = True,
+) -> Profile:
+    """A profile without linear SYN timeouts, tcp_tw_reuse_delay or tcp_rto_max_ms."""
+    return _profile(
+        name,
+        summary,
+        initial_rto_ms=initial_rto_ms,
+        syn_queue_rule=syn_queue_rule,
+        needs_young=needs_young,
+        linear=False,
+        expiry=SynSentExpiry.MODEL_TIMEOUT,
+        tw_delay=False,
+        rto_max=False,
+        tlp=tlp,
+    )
+
+
 # Ordered oldest first; each holds until the next one's `since`.
 PROFILES: tuple[Profile, ...] = (
-    _profile(
+    _before_6_5(
         "2.6",
         "before 3.1: 3 s initial RTO; SYN queue sized by a power-of-two table; "
         "SYN dropped on a full accept queue only when young > 1",
         initial_rto_ms=3000,
         syn_queue_rule=SynQueueRule.POW2_TABLE,
         needs_young=True,
-        linear=False,
-        expiry=SynSentExpiry.MODEL_TIMEOUT,
-        tw_delay=False,
-        rto_max=False,
         tlp=False,
     ),
-    _profile(
+    _before_6_5(
         "3.1",
         "3.1-3.9: 1 s initial RTO; power-of-two SYN queue table; young > 1 accept-queue rule",
         syn_queue_rule=SynQueueRule.POW2_TABLE,
         needs_young=True,
-        linear=False,
-        expiry=SynSentExpiry.MODEL_TIMEOUT,
-        tw_delay=False,
-        rto_max=False,
         tlp=False,
     ),
-    _profile(
+    _before_6_5(
         "3.10",
         "3.10-4.3: as 3.1, and data retransmission starts with a tail loss probe",
         syn_queue_rule=SynQueueRule.POW2_TABLE,
         needs_young=True,
-        linear=False,
-        expiry=SynSentExpiry.MODEL_TIMEOUT,
-        tw_delay=False,
-        rto_max=False,
     ),
-    _profile(
+    _before_6_5(
         "4.4",
         "4.4-4.9: SYN queue full at qlen >= backlog (commit ef547f2ac16b); young > 1 rule still",
         syn_queue_rule=SynQueueRule.QLEN_GE_BACKLOG,
         needs_young=True,
-        linear=False,
-        expiry=SynSentExpiry.MODEL_TIMEOUT,
-        tw_delay=False,
-        rto_max=False,
     ),
-    _profile(
+    _before_6_5(
         "4.10",
         "4.10-6.4: a SYN meeting a full accept queue is always dropped (commit 5ea8ea2cb7f1)",
         syn_queue_rule=SynQueueRule.QLEN_GE_BACKLOG,
-        linear=False,
-        expiry=SynSentExpiry.MODEL_TIMEOUT,
-        tw_delay=False,
-        rto_max=False,
     ),
     _profile(
         "6.5",
