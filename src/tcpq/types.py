@@ -75,3 +75,137 @@ class RunResult:
     duration_s: float
     notes: list[str] = field(default_factory=list)
     attack_syns: int = 0
+
+
+# -- observe: a live host -------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    comm: str
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A LISTEN socket as `ss -ltnm` shows it, with its owners (DESIGN.md, Snapshot JSON)."""
+
+    netns: str
+    address: str
+    port: int
+    accept_queue: int  # ss Recv-Q: children waiting for accept()
+    accept_queue_limit: int  # ss Send-Q: the backlog after the somaxconn clamp; full shows limit + 1
+    syn_recv: int  # request socks for this listener (SYN-RECV)
+    drops: int | None  # cumulative sk_drops (SK_MEMINFO_DROPS); None when not readable
+    drops_per_s: float | None  # between the two samples of a rate; None for a single sample
+    processes: list[ProcessInfo]
+    reuseport_group: int  # listeners sharing address:port (SO_REUSEPORT) share a group number; 0 = alone
+    clamped_by_somaxconn: bool  # limit == somaxconn: the application probably asked for more
+    inode: int = 0
+    cookie: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.accept_queue > self.accept_queue_limit
+
+
+@dataclass(frozen=True)
+class ProcessStates:
+    pid: int
+    comm: str
+    states: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PeerCount:
+    address: str
+    port: int
+    count: int
+
+
+@dataclass(frozen=True)
+class CloseWaitPile:
+    """CLOSE_WAIT sockets of one process: the peer closed, the application did not."""
+
+    pid: int
+    comm: str
+    count: int
+    peers: list[PeerCount]  # the most frequent remote endpoints
+
+
+@dataclass(frozen=True)
+class QueuedSocket:
+    """An established socket with data waiting: Recv-Q (unread) or Send-Q (unacknowledged)."""
+
+    local: str
+    local_port: int
+    remote: str
+    remote_port: int
+    recv_q: int
+    send_q: int
+    processes: list[ProcessInfo]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    source: Source
+    netns: str
+    kernel_release: str
+    monotonic_s: float
+    wall_s: float
+    sysctl: dict[str, int | tuple[int, int]]
+    counters: dict[str, int]
+    states: dict[str, int]  # ss state names → count (request socks counted as SYN-RECV)
+    states_by_process: list[ProcessStates]
+    states_by_port: dict[str, dict[str, int]]  # local port → state → count
+    states_by_remote: dict[str, dict[str, int]]  # remote address → state → count
+    listeners: list[Listener]
+    close_wait: list[CloseWaitPile]
+    time_wait_by_destination: list[PeerCount]
+    queued: list[QueuedSocket]
+    orphans: int  # FIN-WAIT-1/2, CLOSING, LAST-ACK sockets no process holds
+    sockets_total: int
+    unreadable_processes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The difference of two snapshots of one namespace, per second (counter resets → None)."""
+
+    interval_s: float
+    counters_per_s: dict[str, float]
+    counter_deltas: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: Severity
+    title: str
+    evidence: dict[str, object]
+    explanation: str
+    remedy: str
+    netns: str | None = None
+    listener: dict[str, object] | None = None  # {"address", "port"}
+    process: dict[str, object] | None = None  # {"pid", "comm"}
+    references: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SysctlRow:
+    """One sysctl as `tcpq sysctl` shows it: value against the kernel default, and why it matters."""
+
+    name: str
+    value: int | tuple[int, int] | None  # None: absent here (removed, or global and not visible)
+    default: int | tuple[int, int] | None
+    scope: str
+    differs: bool
+    meaning: str
+    note: str  # a seed belief that is wrong, or why the difference matters

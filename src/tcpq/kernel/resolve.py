@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from tcpq.errors import ScenarioError
 from tcpq.kernel.sysctls import SYSCTLS, SysctlValue, find_sysctl
 from tcpq.kernel.versions import KernelVersion, format_version
+from tcpq.types import SysctlRow
 
 
 def sysctl_defaults(version: KernelVersion) -> dict[str, SysctlValue]:
@@ -51,3 +52,31 @@ def _check_range(name: str, value: SysctlValue, low: int | None, high: int | Non
             raise ScenarioError(f"{origin}: kernel.sysctl: {name} = {number} is outside {bounds}")
     if isinstance(value, tuple) and value[0] > value[1]:
         raise ScenarioError(f"{origin}: kernel.sysctl: {name}: the low end is above the high end")
+
+
+def sysctl_rows(values: Mapping[str, SysctlValue], version: KernelVersion) -> list[SysctlRow]:
+    """Every catalogue sysctl with its value here, its default for `version`, and a note.
+
+    A sysctl the seed articles believe in that this kernel does not have (tcp_tw_recycle) is
+    listed with value None and the note saying since when it is gone.
+    """
+    rows: list[SysctlRow] = []
+    for name, sysctl in SYSCTLS.items():
+        default = sysctl.default_for(version)
+        value = values.get(name)
+        wrong = [claim for claim in sysctl.seed_claims if claim.verdict.value != "right"]
+        note = f"seed: {wrong[0].claim} — {wrong[0].truth}" if wrong else ""
+        if value is None and default is None and not sysctl.seed_claims:
+            continue
+        rows.append(
+            SysctlRow(
+                name=name,
+                value=value,
+                default=default,
+                scope=sysctl.scope.value,
+                differs=value is not None and default is not None and value != default,
+                meaning=sysctl.meaning,
+                note=note,
+            )
+        )
+    return rows

@@ -5,7 +5,7 @@ import json
 from enum import Enum
 from typing import Any
 
-from tcpq.types import RunResult
+from tcpq.types import Rates, RunResult, Snapshot
 
 
 def to_jsonable(value: Any) -> Any:
@@ -28,3 +28,20 @@ def run_result_dict(result: RunResult) -> dict[str, Any]:
 
 def dumps(data: Any) -> str:
     return json.dumps(to_jsonable(data), indent=2, sort_keys=False)
+
+
+def snapshot_dict(snapshot: Snapshot, rates: Rates | None) -> dict[str, Any]:
+    """The Snapshot JSON contract (DESIGN.md): `rates` holds counters per second, or null."""
+    data: dict[str, Any] = to_jsonable(snapshot)
+    data["rates"] = (
+        None
+        if rates is None
+        else {
+            "interval_s": round(rates.interval_s, 3),
+            "counters_per_s": {name: round(value, 3) for name, value in rates.counters_per_s.items()},
+            "counter_deltas": rates.counter_deltas,
+        }
+    )
+    for listener in data["listeners"]:
+        listener.pop("inode", None)
+    return data

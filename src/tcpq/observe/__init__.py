@@ -1,0 +1,1 @@
+"""Live readers of a running host: sockets, counters, sysctls, processes and namespaces."""

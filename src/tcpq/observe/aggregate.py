@@ -1,0 +1,205 @@
+"""Fold a stream of sockets into the few aggregates a Snapshot keeps (memory bounded by them).
+
+The socket dump is consumed once, record by record: nothing per socket is kept except a small
+int per owned socket inode (its state) so that processes can be attributed afterwards, and a
+bounded heap of the most backed-up established sockets.
+"""
+
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tcpq.kernel.states import STATES, TcpState
+from tcpq.observe.processes import ProcessRef
+from tcpq.observe.sockets import SockRecord
+from tcpq.types import (
+    CloseWaitPile,
+    Listener,
+    PeerCount,
+    ProcessInfo,
+    ProcessStates,
+    QueuedSocket,
+)
+
+K = TypeVar("K")
+TOP_QUEUED = 50  # established sockets with data waiting, kept per snapshot
+TOP_PEERS = 5  # peers named per CLOSE_WAIT pile-up
+TOP_DESTINATIONS = 20  # TIME_WAIT destinations kept
+ORPHAN_STATES = frozenset({TcpState.FIN_WAIT1, TcpState.FIN_WAIT2, TcpState.CLOSING, TcpState.LAST_ACK})
+WILDCARDS = frozenset({"0.0.0.0", "::"})
+
+
+def state_name(state: TcpState) -> str:
+    """netstat's name (ESTABLISHED, SYN_RECV ...): what the seeds' awk one-liner counts."""
+    return STATES[state].netstat_name
+
+
+@dataclass
+class SocketAggregator:
+    states: Counter[str] = field(default_factory=Counter)
+    listeners: list[SockRecord] = field(default_factory=list)
+    syn_recv_by_endpoint: Counter[tuple[str, int]] = field(default_factory=Counter)
+    inode_state: dict[int, int] = field(default_factory=dict)
+    close_wait_peer: dict[int, tuple[str, int]] = field(default_factory=dict)
+    time_wait_dest: Counter[tuple[str, int]] = field(default_factory=Counter)
+    queued_heap: list[tuple[int, int, SockRecord]] = field(default_factory=list)
+    by_port: Counter[tuple[int, str]] = field(default_factory=Counter)
+    by_remote: Counter[tuple[str, str]] = field(default_factory=Counter)
+    orphans: int = 0
+    total: int = 0
+
+    def add(self, record: SockRecord) -> None:
+        self.total += 1
+        state = record.state
+        name = state_name(state)
+        self.states[name] += 1
+        self.by_port[(record.local_port, name)] += 1
+        if state != TcpState.LISTEN:
+            self.by_remote[(record.remote, name)] += 1
+        if state == TcpState.LISTEN:
+            self.listeners.append(record)
+            return
+        if state in (TcpState.SYN_RECV, TcpState.NEW_SYN_RECV):
+            self.syn_recv_by_endpoint[(record.local, record.local_port)] += 1
+        elif state == TcpState.TIME_WAIT:
+            self.time_wait_dest[(record.remote, record.remote_port)] += 1
+        elif state == TcpState.CLOSE_WAIT and record.inode:
+            self.close_wait_peer[record.inode] = (record.remote, record.remote_port)
+        elif state == TcpState.ESTABLISHED and (record.recv_q or record.send_q):
+            self._keep_queued(record)
+        if record.inode:
+            self.inode_state[record.inode] = int(state)
+        elif state in ORPHAN_STATES:
+            self.orphans += 1
+
+    def add_all(self, records: Iterable[SockRecord]) -> None:
+        for record in records:
+            self.add(record)
+
+    def _keep_queued(self, record: SockRecord) -> None:
+        weight = max(record.recv_q, record.send_q)
+        item = (weight, self.total, record)
+        if len(self.queued_heap) < TOP_QUEUED:
+            heapq.heappush(self.queued_heap, item)
+        elif weight > self.queued_heap[0][0]:
+            heapq.heapreplace(self.queued_heap, item)
+
+    def owned_inodes(self) -> set[int]:
+        inodes = set(self.inode_state)
+        inodes.update(record.inode for record in self.listeners if record.inode)
+        return inodes
+
+
+def _processes(refs: Iterable[ProcessRef]) -> list[ProcessInfo]:
+    return [ProcessInfo(pid=ref.pid, comm=ref.comm) for ref in refs]
+
+
+def syn_recv_for(agg: SocketAggregator, record: SockRecord) -> int:
+    """Request socks of a listener: same port, and same address unless it listens on a wildcard."""
+    if record.local in WILDCARDS:
+        return sum(n for (_, port), n in agg.syn_recv_by_endpoint.items() if port == record.local_port)
+    return agg.syn_recv_by_endpoint.get((record.local, record.local_port), 0)
+
+
+def build_listeners(
+    agg: SocketAggregator,
+    owners: Mapping[int, list[ProcessRef]],
+    netns: str,
+    somaxconn: int | None,
+    previous_drops: Mapping[tuple[int, str, int], int] | None = None,
+    interval_s: float | None = None,
+) -> list[Listener]:
+    groups = Counter((record.local, record.local_port) for record in agg.listeners)
+    group_ids: dict[tuple[str, int], int] = {}
+    out: list[Listener] = []
+    for record in sorted(agg.listeners, key=lambda r: (r.local_port, r.local, r.cookie)):
+        endpoint = (record.local, record.local_port)
+        group = 0
+        if groups[endpoint] > 1:
+            group = group_ids.setdefault(endpoint, len(group_ids) + 1)
+        rate = None
+        if previous_drops is not None and interval_s and record.drops is not None:
+            before = previous_drops.get((record.cookie, record.local, record.local_port))
+            if before is not None and record.drops >= before:
+                rate = (record.drops - before) / interval_s
+        out.append(
+            Listener(
+                netns=netns,
+                address=record.local,
+                port=record.local_port,
+                accept_queue=record.recv_q,
+                accept_queue_limit=record.send_q,
+                syn_recv=syn_recv_for(agg, record),
+                drops=record.drops,
+                drops_per_s=rate,
+                processes=_processes(owners.get(record.inode, [])),
+                reuseport_group=group,
+                clamped_by_somaxconn=somaxconn is not None and record.send_q == somaxconn,
+                inode=record.inode,
+                cookie=record.cookie,
+            )
+        )
+    return out
+
+
+def build_process_views(
+    agg: SocketAggregator, owners: Mapping[int, list[ProcessRef]]
+) -> tuple[list[ProcessStates], list[CloseWaitPile]]:
+    per_process: dict[ProcessRef, Counter[str]] = defaultdict(Counter)
+    close_wait_peers: dict[ProcessRef, Counter[tuple[str, int]]] = defaultdict(Counter)
+    for inode, state in agg.inode_state.items():
+        for ref in owners.get(inode, ()):
+            per_process[ref][state_name(TcpState(state))] += 1
+            peer = agg.close_wait_peer.get(inode)
+            if peer is not None:
+                close_wait_peers[ref][peer] += 1
+    for record in agg.listeners:
+        for ref in owners.get(record.inode, ()):
+            per_process[ref]["LISTEN"] += 1
+    states = [
+        ProcessStates(pid=ref.pid, comm=ref.comm, states=dict(counts.most_common()))
+        for ref, counts in sorted(per_process.items(), key=lambda item: -sum(item[1].values()))
+    ]
+    piles = [
+        CloseWaitPile(
+            pid=ref.pid,
+            comm=ref.comm,
+            count=sum(peers.values()),
+            peers=[PeerCount(address, port, n) for (address, port), n in peers.most_common(TOP_PEERS)],
+        )
+        for ref, peers in sorted(close_wait_peers.items(), key=lambda item: -sum(item[1].values()))
+    ]
+    return states, piles
+
+
+def build_queued(agg: SocketAggregator, owners: Mapping[int, list[ProcessRef]]) -> list[QueuedSocket]:
+    return [
+        QueuedSocket(
+            local=record.local,
+            local_port=record.local_port,
+            remote=record.remote,
+            remote_port=record.remote_port,
+            recv_q=record.recv_q,
+            send_q=record.send_q,
+            processes=_processes(owners.get(record.inode, [])),
+        )
+        for _, _, record in sorted(agg.queued_heap, reverse=True)
+    ]
+
+
+def time_wait_destinations(agg: SocketAggregator) -> list[PeerCount]:
+    return [
+        PeerCount(address, port, n) for (address, port), n in agg.time_wait_dest.most_common(TOP_DESTINATIONS)
+    ]
+
+
+def nested(counts: Counter[tuple[K, str]], limit: int = 50) -> dict[str, dict[str, int]]:
+    """{(key, state): n} → {key: {state: n}}, the `limit` keys with most sockets first."""
+    totals: Counter[str] = Counter()
+    grouped: dict[str, dict[str, int]] = {}
+    for (key, state), count in counts.items():
+        totals[str(key)] += count
+        grouped.setdefault(str(key), {})[state] = count
+    return {key: grouped[key] for key, _ in totals.most_common(limit)}

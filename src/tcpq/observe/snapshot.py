@@ -1,0 +1,156 @@
+"""Assemble a Snapshot of one network namespace from the readers, and rates between two.
+
+Privileged: the namespace is entered in a helper thread (netlink inet_diag with per-listener
+drops, counters, sysctls). Unprivileged, another namespace is read through /proc/PID/net of a
+process inside it (sockets from /proc/net/tcp*, counters; no drops, no sysctls), and the
+snapshot says so in `notes`.
+"""
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tcpq.errors import PermissionDenied, TcpqError
+from tcpq.kernel.sysctls import SYSCTLS
+from tcpq.observe import aggregate
+from tcpq.observe.inet_diag import dump_tcp
+from tcpq.observe.netns import NetnsRef, proc_net_for, run_in_netns
+from tcpq.observe.processes import ProcessMap
+from tcpq.observe.procfs import read_counters, read_sysctls
+from tcpq.observe.sockets import read_proc_net_tcp
+from tcpq.types import Listener, Rates, Snapshot, Source
+
+THREAD_NET = Path("/proc/thread-self/net")
+
+
+@dataclass
+class _Inside:
+    """What is read from inside the namespace."""
+
+    agg: aggregate.SocketAggregator
+    counters: dict[str, int]
+    sysctl: dict[str, int | tuple[int, int]]
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_inside(proc_net: Path, with_sysctls: bool) -> _Inside:
+    agg = aggregate.SocketAggregator()
+    notes: list[str] = []
+    try:
+        agg.add_all(dump_tcp())
+    except (PermissionDenied, OSError) as exc:
+        # No sock_diag here (module missing, seccomp): /proc/net/tcp has everything but drops.
+        agg = aggregate.SocketAggregator()
+        agg.add_all(read_proc_net_tcp(proc_net))
+        notes.append(f"netlink inet_diag unavailable ({exc}); read /proc/net/tcp*, no per-listener drops")
+    sysctl = read_sysctls(SYSCTLS, Path("/proc/sys")) if with_sysctls else {}
+    return _Inside(agg, read_counters(proc_net), sysctl, notes)
+
+
+def _read_from_outside(proc_net: Path) -> _Inside:
+    agg = aggregate.SocketAggregator()
+    agg.add_all(read_proc_net_tcp(proc_net))
+    notes = [
+        "not privileged to enter this namespace: sockets from /proc/PID/net/tcp*, "
+        "no per-listener drops, no sysctls"
+    ]
+    return _Inside(agg, read_counters(proc_net), {}, notes)
+
+
+def netns_label(ref: NetnsRef | None) -> str:
+    if ref is None or ref.is_self:
+        return "self"
+    if ref.name:
+        return ref.name
+    if ref.pid is not None:
+        return f"pid {ref.pid} ({ref.comm})" if ref.comm else f"pid {ref.pid}"
+    return f"net:[{ref.inode}]"
+
+
+def _gather(ref: NetnsRef | None) -> _Inside:
+    if ref is None or ref.is_self:
+        return _read_inside(THREAD_NET, with_sysctls=True)
+    fn: Callable[[], _Inside] = lambda: _read_inside(THREAD_NET, with_sysctls=True)  # noqa: E731
+    try:
+        return run_in_netns(ref, fn)
+    except PermissionDenied:
+        proc_net = proc_net_for(ref)
+        if proc_net is None:
+            raise
+        return _read_from_outside(proc_net)
+
+
+def take_snapshot(
+    ref: NetnsRef | None, process_map: ProcessMap, previous: Snapshot | None = None
+) -> Snapshot:
+    """One sample of a namespace; with `previous`, listener drops become rates."""
+    inside = _gather(ref)
+    monotonic, wall = time.monotonic(), time.time()
+    label = netns_label(ref)
+    agg = inside.agg
+    owners = process_map.owners(agg.owned_inodes())
+    somaxconn = inside.sysctl.get("net.core.somaxconn")
+    previous_drops = None
+    interval = None
+    if previous is not None:
+        previous_drops = {
+            (listener.cookie, listener.address, listener.port): listener.drops
+            for listener in previous.listeners
+            if listener.drops is not None
+        }
+        interval = monotonic - previous.monotonic_s
+    states_by_process, close_wait = aggregate.build_process_views(agg, owners)
+    notes = list(inside.notes)
+    if process_map.unreadable:
+        notes.append(
+            f"{process_map.unreadable} process(es) could not be read: their sockets show no owner"
+        )
+    return Snapshot(
+        source=Source.HOST,
+        netns=label,
+        kernel_release=platform.release(),
+        monotonic_s=monotonic,
+        wall_s=wall,
+        sysctl=inside.sysctl,
+        counters=inside.counters,
+        states=dict(agg.states.most_common()),
+        states_by_process=states_by_process,
+        states_by_port=aggregate.nested(agg.by_port),
+        states_by_remote=aggregate.nested(agg.by_remote),
+        listeners=aggregate.build_listeners(
+            agg, owners, label, somaxconn if isinstance(somaxconn, int) else None, previous_drops, interval
+        ),
+        close_wait=close_wait,
+        time_wait_by_destination=aggregate.time_wait_destinations(agg),
+        queued=aggregate.build_queued(agg, owners),
+        orphans=agg.orphans,
+        sockets_total=agg.total,
+        unreadable_processes=process_map.unreadable,
+        notes=notes,
+    )
+
+
+def rates_between(before: Snapshot, after: Snapshot) -> Rates:
+    """Counter deltas per second; a counter that went backwards (netns recreated) is left out."""
+    interval = after.monotonic_s - before.monotonic_s
+    if interval <= 0:
+        raise TcpqError("the two samples are not in time order")
+    deltas = {
+        name: value - before.counters[name]
+        for name, value in after.counters.items()
+        if name in before.counters and value >= before.counters[name]
+    }
+    return Rates(
+        interval_s=interval,
+        counters_per_s={name: delta / interval for name, delta in deltas.items()},
+        counter_deltas=deltas,
+    )
+
+
+def listeners_by_endpoint(snapshot: Snapshot) -> dict[tuple[str, int], list[Listener]]:
+    out: dict[tuple[str, int], list[Listener]] = {}
+    for listener in snapshot.listeners:
+        out.setdefault((listener.address, listener.port), []).append(listener)
+    return out

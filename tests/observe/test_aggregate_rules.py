@@ -1,0 +1,189 @@
+"""Aggregation of socket records and the doctor rules, on synthetic data (no root needed)."""
+
+import socket
+from dataclasses import replace
+
+from tcpq.doctor import diagnose
+from tcpq.kernel.states import TcpState
+from tcpq.observe import aggregate
+from tcpq.observe.processes import ProcessRef
+from tcpq.observe.sockets import SockRecord
+from tcpq.types import Rates, Snapshot, Source
+
+NGINX = ProcessRef(pid=100, comm="nginx")
+APP = ProcessRef(pid=200, comm="app")
+
+
+def rec(
+    state: TcpState,
+    local: str = "10.0.0.1",
+    lport: int = 80,
+    remote: str = "10.0.0.9",
+    rport: int = 5555,
+    recv_q: int = 0,
+    send_q: int = 0,
+    inode: int = 0,
+    drops: int | None = None,
+    cookie: int = 0,
+) -> SockRecord:
+    return SockRecord(
+        socket.AF_INET, state, local, lport, remote, rport, recv_q, send_q, inode, 0, cookie, drops, 0, 0
+    )
+
+
+def snapshot(
+    records: list[SockRecord],
+    owners: dict[int, list[ProcessRef]],
+    sysctl: dict[str, object] | None = None,
+    counters: dict[str, int] | None = None,
+    t: float = 0.0,
+    previous: Snapshot | None = None,
+) -> Snapshot:
+    agg = aggregate.SocketAggregator()
+    agg.add_all(records)
+    sysctls = {
+        "net.core.somaxconn": 4096,
+        "net.ipv4.ip_local_port_range": (32768, 60999),
+        "net.ipv4.tcp_syncookies": 1,
+    }
+    sysctls.update(sysctl or {})
+    somaxconn = sysctls["net.core.somaxconn"]
+    assert isinstance(somaxconn, int)
+    previous_drops = None
+    if previous is not None:
+        previous_drops = {(lst.cookie, lst.address, lst.port): lst.drops or 0 for lst in previous.listeners}
+    by_process, close_wait = aggregate.build_process_views(agg, owners)
+    return Snapshot(
+        source=Source.HOST,
+        netns="self",
+        kernel_release="6.18.44",
+        monotonic_s=t,
+        wall_s=t,
+        sysctl=sysctls,  # type: ignore[arg-type]
+        counters=counters or {},
+        states=dict(agg.states),
+        states_by_process=by_process,
+        states_by_port=aggregate.nested(agg.by_port),
+        states_by_remote=aggregate.nested(agg.by_remote),
+        listeners=aggregate.build_listeners(
+            agg,
+            owners,
+            "self",
+            somaxconn,
+            previous_drops,
+            t - (previous.monotonic_s if previous else 0) or None,
+        ),
+        close_wait=close_wait,
+        time_wait_by_destination=aggregate.time_wait_destinations(agg),
+        queued=aggregate.build_queued(agg, owners),
+        orphans=agg.orphans,
+        sockets_total=agg.total,
+    )
+
+
+def rates(before: Snapshot, after: Snapshot) -> Rates:
+    interval = after.monotonic_s - before.monotonic_s
+    deltas = {k: v - before.counters.get(k, 0) for k, v in after.counters.items()}
+    return Rates(interval, {k: v / interval for k, v in deltas.items()}, deltas)
+
+
+def test_states_histogram_counts_requests_as_syn_recv() -> None:
+    agg = aggregate.SocketAggregator()
+    agg.add_all(
+        [
+            rec(TcpState.LISTEN, "0.0.0.0", inode=1),
+            rec(TcpState.SYN_RECV),
+            rec(TcpState.SYN_RECV),
+            rec(TcpState.ESTABLISHED, inode=2),
+            rec(TcpState.TIME_WAIT),
+        ]
+    )
+    assert agg.states == {"LISTEN": 1, "SYN_RECV": 2, "ESTABLISHED": 1, "TIME_WAIT": 1}
+    assert agg.owned_inodes() == {1, 2}
+
+
+def test_listener_view_syn_recv_groups_and_clamp() -> None:
+    records = [
+        rec(TcpState.LISTEN, "0.0.0.0", 80, "0.0.0.0", 0, recv_q=129, send_q=128, inode=1, drops=7, cookie=1),
+        rec(TcpState.LISTEN, "0.0.0.0", 80, "0.0.0.0", 0, recv_q=0, send_q=128, inode=2, drops=0, cookie=2),
+        rec(TcpState.SYN_RECV, "10.0.0.1", 80),
+        rec(TcpState.SYN_RECV, "127.0.0.1", 80),
+        rec(TcpState.SYN_RECV, "10.0.0.1", 81),
+    ]
+    snap = snapshot(records, {1: [NGINX], 2: [NGINX, APP]}, sysctl={"net.core.somaxconn": 128})
+    first, second = snap.listeners
+    assert first.full and first.accept_queue == 129 and first.accept_queue_limit == 128
+    assert first.syn_recv == 2  # wildcard listener: every local address on its port
+    assert first.clamped_by_somaxconn
+    assert first.reuseport_group == second.reuseport_group == 1
+    assert [p.pid for p in second.processes] == [100, 200]
+
+
+def test_memory_bounded_queued_heap() -> None:
+    agg = aggregate.SocketAggregator()
+    agg.add_all(rec(TcpState.ESTABLISHED, rport=i, recv_q=i + 1, inode=1000 + i) for i in range(5000))
+    assert len(agg.queued_heap) == aggregate.TOP_QUEUED
+    assert min(weight for weight, _, _ in agg.queued_heap) == 5000 - aggregate.TOP_QUEUED + 1
+
+
+def test_accept_queue_overflow_finding_attributes_listener() -> None:
+    listen = rec(
+        TcpState.LISTEN, "127.0.0.1", 8080, "0.0.0.0", 0, recv_q=5, send_q=4, inode=1, drops=10, cookie=9
+    )
+    other = rec(
+        TcpState.LISTEN, "127.0.0.1", 22, "0.0.0.0", 0, recv_q=0, send_q=128, inode=2, drops=3, cookie=8
+    )
+    before = snapshot(
+        [listen, other],
+        {1: [APP], 2: [NGINX]},
+        counters={"TcpExtListenOverflows": 100, "TcpExtListenDrops": 100},
+    )
+    after = snapshot(
+        [replace(listen, drops=30), other],
+        {1: [APP], 2: [NGINX]},
+        counters={"TcpExtListenOverflows": 120, "TcpExtListenDrops": 120},
+        t=2.0,
+        previous=before,
+    )
+    findings = diagnose(before, after, rates(before, after))
+    overflow = [f for f in findings if f.id == "accept-queue-overflow"]
+    assert len(overflow) == 1
+    assert overflow[0].listener == {"address": "127.0.0.1", "port": 8080}
+    assert overflow[0].process == {"pid": 200, "comm": "app"}
+    assert overflow[0].evidence["listener_drops"] == 20
+    assert after.listeners[1].drops_per_s == 10.0
+
+
+def test_healthy_gives_nothing() -> None:
+    records = [
+        rec(TcpState.LISTEN, "0.0.0.0", 80, "0.0.0.0", 0, send_q=4096, inode=1, drops=0),
+        rec(TcpState.ESTABLISHED, inode=2),
+    ]
+    before = snapshot(records, {1: [NGINX]}, counters={"TcpExtListenOverflows": 5})
+    after = snapshot(records, {1: [NGINX]}, counters={"TcpExtListenOverflows": 5}, t=5.0, previous=before)
+    assert diagnose(before, after, rates(before, after)) == []
+
+
+def test_close_wait_and_time_wait_and_queued() -> None:
+    records = [rec(TcpState.CLOSE_WAIT, rport=i, remote="10.0.0.7", inode=100 + i) for i in range(25)]
+    records += [rec(TcpState.TIME_WAIT, remote="10.0.0.8", rport=3306) for _ in range(60)]
+    records += [rec(TcpState.ESTABLISHED, rport=9, recv_q=4096, inode=999)]
+    owners = {100 + i: [APP] for i in range(25)} | {999: [NGINX]}
+    sysctl = {"net.ipv4.ip_local_port_range": (40000, 40099)}
+    before = snapshot(records, owners, sysctl=sysctl)
+    after = snapshot(records, owners, sysctl=sysctl, t=1.0)
+    found = {f.id: f for f in diagnose(before, after, rates(before, after))}
+    assert found["close-wait-pileup"].process == {"pid": 200, "comm": "app"}
+    assert found["close-wait-pileup"].evidence["close_wait"] == 25
+    assert found["time-wait-port-exhaustion-risk"].evidence["time_wait"] == 60
+    assert found["established-slow-reader"].process == {"pid": 100, "comm": "nginx"}
+
+
+def test_sysctl_findings() -> None:
+    before = snapshot([], {}, sysctl={"net.ipv4.tcp_syncookies": 0, "net.ipv4.tcp_abort_on_overflow": 1})
+    after = snapshot(
+        [], {}, sysctl={"net.ipv4.tcp_syncookies": 0, "net.ipv4.tcp_abort_on_overflow": 1}, t=1.0
+    )
+    found = {f.id: f for f in diagnose(before, after, rates(before, after))}
+    assert found["syncookies-disabled"].remedy == "sysctl -w net.ipv4.tcp_syncookies=1"
+    assert found["abort-on-overflow-enabled"].severity.value == "info"
