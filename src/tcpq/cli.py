@@ -195,9 +195,14 @@ def _print_json(data: object) -> None:
     help="Seconds between the two samples that give rates; 0 = one sample, no rates.",
 )
 @click.option("--watch", is_flag=True, help="Refresh in place every interval until Ctrl-C.")
+@click.option(
+    "--count", type=click.IntRange(min=1), default=None, help="With --watch: stop after N refreshes."
+)
 @click.option("--all", "show_all", is_flag=True, help="Show every counter, not only connection handling.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Snapshot(s) as JSON.")
-def status(netns: str | None, interval: float, watch: bool, show_all: bool, as_json: bool) -> None:
+def status(
+    netns: str | None, interval: float, watch: bool, count: int | None, show_all: bool, as_json: bool
+) -> None:
     """Listeners and their queues, states, counter rates and sysctls of a live host.
 
     \b
@@ -216,7 +221,7 @@ def status(netns: str | None, interval: float, watch: bool, show_all: bool, as_j
     if watch:
         with Live(console=_stdout(), auto_refresh=False) as live:
             try:
-                for samples in session.watch(refs, session.check_interval(interval or 1.0)):
+                for samples in session.watch(refs, session.check_interval(interval or 1.0), count):
                     views = [
                         render_status(
                             s.after,

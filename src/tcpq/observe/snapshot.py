@@ -104,9 +104,7 @@ def take_snapshot(
     states_by_process, close_wait = aggregate.build_process_views(agg, owners)
     notes = list(inside.notes)
     if process_map.unreadable:
-        notes.append(
-            f"{process_map.unreadable} process(es) could not be read: their sockets show no owner"
-        )
+        notes.append(f"{process_map.unreadable} process(es) could not be read: their sockets show no owner")
     return Snapshot(
         source=Source.HOST,
         netns=label,
