@@ -2,62 +2,24 @@
 
 import platform
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console, Group
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tcpq import __version__
 from tcpq.errors import TcpqError
 from tcpq.report.json import dumps
-from tcpq.report.theme import THEME
 
-PROGRESS_AFTER_S = 1.0
-
-
-def _stdout() -> Console:
-    return Console(theme=THEME, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def _stderr() -> Console:
-    return Console(theme=THEME, stderr=True, highlight=False)
+def _stdout() -> "Console":
+    from tcpq.report.console import stdout
 
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[float], None]]:
-    """A progress bar on stderr that appears only once the work has taken over a second."""
-    console = _stderr()
-    started = time.monotonic()
-    bar: Progress | None = None
-    task = None
-
-    def update(fraction: float) -> None:
-        nonlocal bar, task
-        if bar is None:
-            if not console.is_terminal or time.monotonic() - started < PROGRESS_AFTER_S:
-                return
-            bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            )
-            bar.start()
-            task = bar.add_task(label, total=1.0)
-        assert task is not None
-        bar.update(task, completed=fraction)
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.stop()
+    return stdout()
 
 
 class _Group(click.Group):
@@ -126,7 +88,9 @@ def simulate(
 
     all_overrides = (*overrides, f"seed={seed}") if seed is not None else overrides
     scenario = load_scenario(file, all_overrides)
-    with _progress(f"simulating {scenario.name}") as on_progress:
+    from tcpq.report.console import progress
+
+    with progress(f"simulating {scenario.name}") as on_progress:
         result = run_simulation(
             scenario, running_release=platform.release(), origin=str(file), on_progress=on_progress
         )
@@ -211,6 +175,7 @@ def status(
       tcpq status --netns all --json
       tcpq status --watch --interval 2
     """
+    from rich.console import Group
     from rich.live import Live
 
     from tcpq.observe import session

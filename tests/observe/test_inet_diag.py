@@ -540,6 +540,23 @@ def test_live_dump_finds_a_listener_of_ours() -> None:
     assert found[0].cookie != 0
 
 
+def test_unavailable_when_the_socket_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> None:
+        raise NetlinkError(errno.EPROTONOSUPPORT, "cannot open a NETLINK_SOCK_DIAG socket")
+
+    monkeypatch.setattr(inet_diag, "_open_socket", refuse)
+    assert not inet_diag_available()
+    with pytest.raises(NetlinkError):
+        dump_tcp()
+
+
+def test_unavailable_when_the_probe_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeNetlink([[error(1, -errno.ENOENT)]])  # tcp_diag missing: no handler for TCP
+    monkeypatch.setattr(inet_diag, "_open_socket", lambda: fake)
+    assert not inet_diag_available()
+    assert fake.closed
+
+
 # ---------------------------------------------------------------- root: scenes in a namespace
 
 
@@ -616,7 +633,11 @@ class Namespace:
         self.name = f"{NS_PREFIX}{next(_ns_numbers)}"
         self.processes: list[subprocess.Popen[str]] = []
         subprocess.run(["ip", "netns", "add", self.name], check=True)
-        self.run("ip", "link", "set", "lo", "up")
+        try:
+            self.run("ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.close()
+            raise
 
     def run(self, *command: str) -> str:
         return subprocess.run(
@@ -648,24 +669,7 @@ class Namespace:
         """nft inside this namespace only: drop every non-SYN segment to `port` (§16)."""
         self.run("nft", "add", "table", "inet", "t")
         self.run("nft", "add", "chain", "inet", "t", "c", "{ type filter hook input priority 0; }")
-        self.run(
-            "nft",
-            "add",
-            "rule",
-            "inet",
-            "t",
-            "c",
-            "tcp",
-            "dport",
-            str(port),
-            "tcp",
-            "flags",
-            "&",
-            "syn",
-            "==",
-            "0",
-            "drop",
-        )
+        self.run("nft", *f"add rule inet t c tcp dport {port} tcp flags & syn == 0 drop".split())
 
     def close(self) -> None:
         try:
@@ -800,18 +804,20 @@ def test_dump_follows_the_calling_threads_namespace(netns: Namespace) -> None:
     clone_newnet = 0x40000000  # include/uapi/linux/sched.h
     handed: list[object] = []
 
-    def inside() -> None:
-        with open(f"/run/netns/{netns.name}", "rb") as handle:
-            if libc.setns(handle.fileno(), clone_newnet) != 0:
-                handed.append(OSError(ctypes.get_errno(), "setns"))
-                return
-        handed.append(dump_tcp())
+    def inside() -> None:  # this thread only: setns(CLONE_NEWNET) changes the calling thread
+        try:
+            with open(f"/run/netns/{netns.name}", "rb") as handle:
+                if libc.setns(handle.fileno(), clone_newnet) != 0:
+                    raise OSError(ctypes.get_errno(), "setns")
+            handed.append(dump_tcp())
+        except Exception as exc:  # handed to the test thread, which raises it
+            handed.append(exc)
 
     thread = threading.Thread(target=inside)
     thread.start()
     thread.join()
     result = handed[0]
-    if isinstance(result, OSError):
+    if isinstance(result, Exception):
         raise result
     assert isinstance(result, Iterator)
     ports = {r.local_port for r in result if r.state is TcpState.LISTEN}

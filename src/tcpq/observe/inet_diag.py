@@ -1,7 +1,7 @@
 """A focused NETLINK_SOCK_DIAG reader: every TCP socket of one network namespace, streamed.
 
-What `ss -tan` asks the kernel, without pyroute2 (bench/observe_readers.py: ~45 times faster at
-100k sockets and streaming, see docs/benchmarks.md). Two dumps per family: LISTEN with
+What `ss -tan` asks the kernel, without pyroute2 (bench/observe_readers.py: ~50 times faster at
+100k sockets, and streaming; see docs/benchmarks.md). Two dumps per family: LISTEN with
 INET_DIAG_SKMEMINFO, for the per-listener drop counter (kernel-model §4.4), and every other
 state without extensions, so the path that sees almost all sockets parses only fixed fields.
 Records are yielded while each receive buffer is parsed: memory stays bounded at any socket
@@ -369,7 +369,8 @@ def dump_tcp(
 
     The netlink socket is opened by this call, so the namespace is the one current when
     dump_tcp() is called, wherever the iterator is consumed. IPv6 dumps include v4-mapped
-    sockets, as in `ss`. Raises NetlinkError (a TcpqError) with the kernel's errno.
+    sockets, as in `ss`. NetlinkError (a TcpqError, with the kernel's errno) is raised here when
+    the socket cannot be opened and, for an error the kernel reports part-way, while iterating.
     """
     requests = plan_requests(families, states)
     return _dumps(_open_socket(), requests)

@@ -25,7 +25,15 @@ ADDRESS_CACHE_MAX = 65536
 
 @dataclass(frozen=True, slots=True)
 class SockRecord:
-    """One TCP socket (full, request or TIME_WAIT) in one network namespace."""
+    """One TCP socket (full, request or TIME_WAIT) in one network namespace.
+
+    Queues as `ss` shows them (kernel-model §10.1): for LISTEN, recv_q is the accept queue and
+    send_q the backlog (0 from /proc, which does not show it); otherwise unread bytes and
+    unacknowledged + unsent bytes. inode is 0 for request socks, TIME_WAIT entries and children
+    still waiting in an accept queue (no file yet). cookie is 0 from /proc; drops (sk_drops) is
+    read for listeners from netlink only, None otherwise. timer and retrans are inet_diag's
+    idiag_timer/idiag_retrans, the "tr" and "retrnsmt" columns of /proc.
+    """
 
     family: int
     state: TcpState
