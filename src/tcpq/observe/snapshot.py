@@ -65,7 +65,8 @@ def netns_label(ref: NetnsRef | None) -> str:
     if ref.name:
         return ref.name
     if ref.pid is not None:
-        return f"pid {ref.pid} ({ref.comm})" if ref.comm else f"pid {ref.pid}"
+        label = f"pid {ref.pid} ({ref.comm})" if ref.comm else f"pid {ref.pid}"
+        return f"{label} {ref.container}" if ref.container else label
     return f"net:[{ref.inode}]"
 
 
