@@ -48,6 +48,7 @@ from tcpq.observe.inet_diag import (
     state_masks,
 )
 from tcpq.observe.sockets import SockRecord, parse_proc_net_tcp, read_proc_net_tcp
+from tests.observe.records import record as expected
 
 DATA = Path(__file__).resolve().parent / "data"
 T = TypeVar("T")
@@ -117,27 +118,6 @@ def done(seq: int = 1, code: int = 0) -> bytes:
 def error(seq: int, code: int) -> bytes:
     original = struct.pack("=IHHII", 72, SOCK_DIAG_BY_FAMILY, 0x301, seq, 0)
     return nlmsg(NLMSG_ERROR, struct.pack("=i", code) + original, seq, flags=0)
-
-
-def expected(**fields: object) -> SockRecord:
-    base: dict[str, object] = {
-        "family": socket.AF_INET,
-        "state": TcpState.ESTABLISHED,
-        "local": "127.0.0.1",
-        "local_port": 0,
-        "remote": "127.0.0.1",
-        "remote_port": 0,
-        "recv_q": 0,
-        "send_q": 0,
-        "inode": 0,
-        "uid": 0,
-        "cookie": 0,
-        "drops": None,
-        "timer": 0,
-        "retrans": 0,
-    }
-    base.update(fields)
-    return SockRecord(**base)  # type: ignore[arg-type]
 
 
 def parse_all(data: bytes, **options: object) -> tuple[list[SockRecord], bool]:

@@ -17,6 +17,7 @@ from tcpq.observe.sockets import (
     parse_proc_net_tcp,
     read_proc_net_tcp,
 )
+from tests.observe.records import record
 
 DATA = Path(__file__).resolve().parent / "data"
 # Captured in a throwaway namespace on Linux 6.18.44 (see data/inet_diag_dump.hex for the
@@ -38,27 +39,6 @@ TIME_WAIT_LINE = (
     "  18: 0100007F:C76E 0100007F:15E0 06 00000000:00000000 03:000016E0 00000000     0        0 0 3 "
     "00000000b4455295"
 )
-
-
-def record(**fields: object) -> SockRecord:
-    base: dict[str, object] = {
-        "family": socket.AF_INET,
-        "state": TcpState.ESTABLISHED,
-        "local": "127.0.0.1",
-        "local_port": 0,
-        "remote": "127.0.0.1",
-        "remote_port": 0,
-        "recv_q": 0,
-        "send_q": 0,
-        "inode": 0,
-        "uid": 0,
-        "cookie": 0,
-        "drops": None,
-        "timer": 0,
-        "retrans": 0,
-    }
-    base.update(fields)
-    return SockRecord(**base)  # type: ignore[arg-type]
 
 
 def one(line: str, family: int = socket.AF_INET) -> SockRecord:
