@@ -167,7 +167,7 @@ class _Sampler:
             self.engine.at(now + self.interval, self._sample)
 
 
-def _percentiles(samples_us: list[int]) -> Percentiles:
+def percentiles(samples_us: list[int]) -> Percentiles:
     if not samples_us:
         return Percentiles(None, None, None, None)
     values = np.asarray(samples_us, dtype=np.float64) / US
@@ -278,8 +278,8 @@ def _result(
             timed_out=outcomes[Outcome.TIMED_OUT],
             no_port=outcomes[Outcome.NO_PORT],
             pending=attempted - resolved,
-            connect_time_s=_percentiles(world.connect_times),
-            response_time_s=_percentiles(world.response_times) if request_mode else None,
+            connect_time_s=percentiles(world.connect_times),
+            response_time_s=percentiles(world.response_times) if request_mode else None,
             cookie_connections=world.cookie_connections,
         ),
         counters=mib.reported(spaces.server.counters),

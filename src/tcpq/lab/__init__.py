@@ -1,0 +1,1 @@
+"""The real kernel: run a scenario in throwaway network namespaces and report a RunResult."""

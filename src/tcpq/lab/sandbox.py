@@ -1,0 +1,204 @@
+"""Throwaway network namespaces for the lab: create, configure, and always remove.
+
+Names carry the tcpq process id (`tcpq-<pid>-srv`), so `clean_stale()` can remove what a
+killed tcpq left behind: a namespace whose pid is no longer a running tcpq. Nothing here touches
+the host namespace: sysctls are written and nft rules added only through `ip netns exec` into a
+namespace created here. Addresses come from 198.18.0.0/15, the range RFC 2544 reserves for
+benchmarking, on a veth pair that exists only between the lab's namespaces.
+"""
+
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tcpq.errors import PermissionDenied, TcpqError
+
+PREFIX = "tcpq-"
+NAME_RE = re.compile(r"^tcpq-(\d+)-(srv|cli|atk)$")
+SERVER_ADDR = "198.18.0.1"
+CLIENT_ADDR = "198.18.0.2"
+PREFIX_LEN = 30
+PR_SET_PDEATHSIG = 1
+COMMAND_TIMEOUT_S = 20
+
+
+def _set_parent_death_signal() -> None:
+    """In a child before exec: die with SIGKILL when tcpq dies, even if tcpq is SIGKILLed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["ip", *args], check=check, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S
+        )
+    except subprocess.CalledProcessError as exc:
+        message = (exc.stderr or exc.stdout or "").strip().splitlines()
+        detail = message[-1] if message else f"exit {exc.returncode}"
+        if "Operation not permitted" in detail or "Permission denied" in detail:
+            raise PermissionDenied(f"`ip {' '.join(args)}`: {detail} (the lab needs root)") from None
+        raise TcpqError(f"`ip {' '.join(args)}` failed: {detail}") from None
+    except FileNotFoundError:
+        raise TcpqError("the lab needs iproute2's `ip` command") from None
+
+
+@dataclass
+class Namespace:
+    name: str
+    address: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return ip("netns", "exec", self.name, *command, check=check)
+
+    def sysctl(self, name: str, value: int | tuple[int, int]) -> None:
+        text = f"{value[0]} {value[1]}" if isinstance(value, tuple) else str(value)
+        self.run("sysctl", "-q", "-w", f"{name}={text}")
+
+    def spawn(self, argv: Sequence[str], stdin: bool = False) -> subprocess.Popen[bytes]:
+        """Start a program inside this namespace; it dies with tcpq (parent-death signal)."""
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.name, *argv],
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_set_parent_death_signal,
+        )
+        self.processes.append(proc)
+        return proc
+
+    def python(self, module: str, *args: str, stdin: bool = False) -> subprocess.Popen[bytes]:
+        return self.spawn([sys.executable, "-m", module, *args], stdin=stdin)
+
+    def stop_processes(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        self.processes.clear()
+
+
+@dataclass
+class Lab:
+    server: Namespace
+    client: Namespace
+
+    @property
+    def namespaces(self) -> list[Namespace]:
+        return [self.server, self.client]
+
+
+def lab_names(pid: int | None = None) -> tuple[str, str, str, str]:
+    owner = os.getpid() if pid is None else pid
+    return f"{PREFIX}{owner}-srv", f"{PREFIX}{owner}-cli", f"tq{owner}s"[:15], f"tq{owner}c"[:15]
+
+
+def _create(server_name: str, client_name: str, veth_server: str, veth_client: str) -> Lab:
+    ip("netns", "add", server_name)
+    ip("netns", "add", client_name)
+    ip(
+        "link",
+        "add",
+        veth_server,
+        "netns",
+        server_name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        veth_client,
+        "netns",
+        client_name,
+    )
+    server = Namespace(server_name, SERVER_ADDR)
+    client = Namespace(client_name, CLIENT_ADDR)
+    for ns, dev in ((server, veth_server), (client, veth_client)):
+        ns.run("ip", "link", "set", "lo", "up")
+        ns.run("ip", "addr", "add", f"{ns.address}/{PREFIX_LEN}", "dev", dev)
+        ns.run("ip", "link", "set", dev, "up")
+    return Lab(server, client)
+
+
+def _remove(names: Sequence[str]) -> None:
+    for name in names:
+        ip("netns", "del", name, check=False)  # deleting a namespace removes its veth end too
+
+
+@contextlib.contextmanager
+def lab() -> Iterator[Lab]:
+    """Create the lab's namespaces; remove them and every process on exit, error or signal."""
+    if os.geteuid() != 0:
+        raise PermissionDenied("tcpq lab needs root: it creates network namespaces")
+    clean_stale()
+    server_name, client_name, veth_server, veth_client = lab_names()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+    def as_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for sig in previous:
+        signal.signal(sig, as_interrupt)
+    created: Lab | None = None
+    try:
+        created = _create(server_name, client_name, veth_server, veth_client)
+        yield created
+    finally:
+        with _signals_blocked():
+            if created is not None:
+                for ns in created.namespaces:
+                    ns.stop_processes()
+            _remove([server_name, client_name])
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Cleanup must finish even if the user presses Ctrl-C again."""
+    blocked = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _tcpq_alive(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False  # gone
+    except PermissionError:
+        return True  # alive but not ours to inspect: leave its namespaces alone
+    return b"tcpq" in cmdline
+
+
+def stale_namespaces() -> list[str]:
+    listing = ip("netns", "list", check=False).stdout.splitlines()
+    names = [line.split()[0] for line in listing if line.strip()]
+    stale = []
+    for name in names:
+        match = NAME_RE.match(name)
+        if match and int(match.group(1)) != os.getpid() and not _tcpq_alive(int(match.group(1))):
+            stale.append(name)
+    return stale
+
+
+def clean_stale() -> list[str]:
+    """Remove namespaces left by tcpq processes that no longer run (`tcpq lab clean`)."""
+    stale = stale_namespaces()
+    _remove(stale)
+    return stale
