@@ -111,6 +111,9 @@ class ServerSection(_Strict):
     workers: int | None = Field(default=None, ge=1, le=100_000)
     service_time: Service | None = None
     accept_after: Duration = 0
+    # How long the application takes to close its side after reading EOF. Under the delayed-ACK
+    # timer (40 ms) its FIN rides on the ACK of the client's FIN (kernel-model §8.2, E5).
+    close_delay: Duration = 0
 
     @model_validator(mode="after")
     def _one_accept_behaviour(self) -> "ServerSection":

@@ -120,3 +120,11 @@ def test_e5_timewait_buckets() -> None:
     assert client["TcpExtTCPTimeWaitOverflow"] == 3
     assert client["TcpOutRsts"] == 3
     assert client["TcpExtTW"] == 3
+
+
+def test_e5_fin_on_delayed_ack_means_no_rst() -> None:
+    """A server closing at once sends its FIN with the delayed ACK: TIME_WAIT overflows silently."""
+    data = simulate("e5_timewait_buckets.toml", "server.close_delay=0s")
+    client = data["client_counters"]
+    assert client["TcpExtTCPTimeWaitOverflow"] == 3
+    assert client["TcpOutRsts"] == 0

@@ -66,6 +66,7 @@ def _server_config(scenario: Scenario, address: str) -> dict[str, object]:
         "request_mode": any(group.request for group in scenario.clients),
         "lifetime_s": scenario.duration / US + 30,
         "seed": scenario.seed,
+        "close_delay_s": server.close_delay / US,
     }
 
 

@@ -35,6 +35,7 @@ class ServerConfig:
     request_mode: bool
     lifetime_s: float
     seed: int
+    close_delay_s: float
 
 
 def listen(config: ServerConfig) -> socket.socket:
@@ -50,15 +51,20 @@ def listen(config: ServerConfig) -> socket.socket:
 class Connections:
     """Accepted connections served from one selector loop (immediate and rate modes)."""
 
-    def __init__(self, request_mode: bool) -> None:
+    def __init__(self, request_mode: bool, close_delay_s: float) -> None:
         self.selector = selectors.DefaultSelector()
         self.request_mode = request_mode
+        self.close_delay_s = close_delay_s
+        self.closing: list[tuple[float, socket.socket]] = []
 
     def add(self, conn: socket.socket) -> None:
         conn.setblocking(False)
         self.selector.register(conn, selectors.EVENT_READ)
 
     def poll(self, timeout: float) -> None:
+        now = time.monotonic()
+        while self.closing and self.closing[0][0] <= now:
+            self.closing.pop(0)[1].close()
         for key, _ in self.selector.select(timeout):
             conn = key.fileobj
             assert isinstance(conn, socket.socket)
@@ -68,16 +74,19 @@ class Connections:
                 continue
             except ConnectionResetError:
                 data = b""
-            if not data:  # the client closed: close ours (read() returned 0)
+            if not data:  # the client closed: close ours (read() returned 0), maybe a little later
                 self.selector.unregister(conn)
-                conn.close()
+                if self.close_delay_s > 0:
+                    self.closing.append((time.monotonic() + self.close_delay_s, conn))
+                else:
+                    conn.close()
             elif self.request_mode:
                 with contextlib.suppress(OSError):
                     conn.send(REPLY)
 
 
 def serve_loop(sock: socket.socket, config: ServerConfig, deadline: float) -> None:
-    conns = Connections(config.request_mode)
+    conns = Connections(config.request_mode, config.close_delay_s)
     sock.setblocking(False)
     interval = 1.0 / config.rate if config.accept == "rate" else 0.0
     next_accept = time.monotonic()

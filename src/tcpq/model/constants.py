@@ -7,6 +7,8 @@ US_PER_S = 1_000_000
 TCP_TIMEOUT_INIT_US = 1 * US_PER_S
 # include/net/tcp.h: TCP_RTO_MAX, 120 s; the default of tcp_rto_max_ms (v6.15+).
 TCP_RTO_MAX_US = 120 * US_PER_S
+# include/net/tcp.h: TCP_DELACK_MIN = HZ/25: the shortest delayed-ACK timer.
+TCP_DELACK_MIN_US = 40_000
 # include/net/tcp.h: TCP_TIMEWAIT_LEN, 60 s, not tunable (kernel-model §8.1).
 TCP_TIMEWAIT_LEN_US = 60 * US_PER_S
 # include/net/tcp.h: TCP_SYNCOOKIE_VALID, 2 x 60 s (kernel-model §6.1, §7.4).

@@ -60,4 +60,5 @@ class Conn:
     data_at_server: bool = False
     client_fin_at_server: bool = False
     server_fin_at_client: bool = False
+    fin_acked: bool = False  # our FIN was ACKed alone (not together with the peer's FIN)
     waiting_worker: bool = False

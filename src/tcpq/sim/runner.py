@@ -204,6 +204,7 @@ def simulate(
         rng=rng,
     )
     world.app = _make_app(scenario, engine, world, rng)
+    world.close_delay = scenario.server.close_delay
     next_id = [0]
     attempted = 0
     for group in scenario.clients:

@@ -13,6 +13,7 @@ from tcpq.model import client as mclient
 from tcpq.model import listener as mlistener
 from tcpq.model import mib, timewait
 from tcpq.model.client import Outcome
+from tcpq.model.constants import TCP_DELACK_MIN_US
 from tcpq.model.listener import AckVerdict, CookieVerdict, Listener, SynVerdict
 from tcpq.model.netns import Netns
 from tcpq.model.reqsk import RequestSock, TimerVerdict, reqsk_timer_handler
@@ -61,6 +62,7 @@ class World:
         self.syn_peak = 0
         self.cookie_connections = 0
         self.attack_id = -1
+        self.close_delay = 0  # how long the server application takes to close after EOF
         self.request_timeout = client_ns.profile.initial_rto_ms * 1000
         self.synack_timeout = server_ns.profile.initial_rto_ms * 1000
 
@@ -217,14 +219,13 @@ class World:
             self._send_reliably(self.server_fin, conn)
             return
         conn.state = ClientState.FIN_WAIT
-        # The peer kernel ACKs the FIN at once (armed first, so it precedes the peer
-        # application's own FIN at equal times): orphaned FIN_WAIT2 becomes a timewait sock.
-        self.engine.after(self.rtt, self.client_fin_acked, conn)
         self._send_reliably(self.server_fin, conn)
 
     def client_fin_acked(self, conn: Conn) -> None:
+        """A bare ACK of our FIN: orphaned FIN_WAIT2 becomes a timewait sock (kernel-model §8.4)."""
         if conn.state != ClientState.FIN_WAIT or conn.port in conn.addr.tw.entries:
             return
+        conn.fin_acked = True
         self._release_port(conn)
         tw = timewait.tcp_time_wait(
             self.client_ns,
@@ -247,8 +248,30 @@ class World:
             if tw is not None:
                 timewait.tcp_timewait_fin(tw, self.engine.now)
                 self._timer(tw.expires_us, self.client_tw_expire, conn)
+            elif not conn.fin_acked:
+                self._fin_wait1_to_time_wait(conn)
         elif conn.state == ClientState.CLOSED:
             self.client_ns.counters[mib.OUT_RSTS] += 1  # TW overflowed: nothing matches the FIN
+
+    def _fin_wait1_to_time_wait(self, conn: Conn) -> None:
+        """FIN and ACK together (the peer's FIN rode on its delayed ACK): straight to TIME_WAIT.
+
+        On a full table the socket just goes (TCPTimeWaitOverflow); the FIN was already ACKed,
+        so nothing is answered with RST later (kernel-model §8.2).
+        """
+        self._release_port(conn)
+        tw = timewait.tcp_time_wait(
+            self.client_ns,
+            conn.addr.tw,
+            key=conn.port,
+            now=self.engine.now,
+            substate=timewait.TwSubstate.TIME_WAIT,
+            has_timestamps=self.client_ns.settings.timestamps,
+        )
+        if tw is None:
+            conn.state = ClientState.CLOSED
+        else:
+            self._timer(tw.expires_us, self.client_tw_expire, conn)
 
     def client_tw_expire(self, conn: Conn) -> None:
         if timewait.inet_twsk_expired(self.client_ns, conn.addr.tw, conn.port, self.engine.now):
@@ -393,9 +416,19 @@ class World:
 
     def server_fin(self, conn: Conn) -> None:
         conn.client_fin_at_server = True
+        if (
+            conn.srv == ServerState.ACCEPTED
+            and not conn.waiting_worker
+            and self.close_delay < TCP_DELACK_MIN_US
+        ):
+            # tcp_fin() puts the socket in pingpong mode, so its ACK waits for the delayed-ACK
+            # timer; an application that closes sooner sends its FIN with that ACK.
+            self.engine.after(self.close_delay, self._app_eof, conn)
+            return
+        if conn.srv != ServerState.CLOSED:
+            self.engine.after(TCP_DELACK_MIN_US + self.one_way, self.client_fin_acked, conn)
         if conn.srv == ServerState.ACCEPTED:
-            # The application learns of EOF on its next read: a wakeup later, not in this softirq.
-            self.engine.after(0, self._app_eof, conn)
+            self.engine.after(self.close_delay, self._app_eof, conn)
         elif conn.srv == ServerState.CLOSED:
             tw = self.server_tw.entries.get(conn.id)
             if tw is not None:
