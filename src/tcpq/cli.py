@@ -470,3 +470,36 @@ def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool) -> No
         _stdout().print(render_comparison(comparison))
     if not comparison.agrees:
         sys.exit(1)
+
+
+@lab.command("verify")
+@click.option(
+    "--long",
+    "long_checks",
+    is_flag=True,
+    help="Also run checks over 10 s (63 s request expiry, 131 s timeout).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def lab_verify(long_checks: bool, as_json: bool) -> None:
+    """Check the seed articles' claims and the model's rules on this kernel (root).
+
+    Exit status 1 when the model and the kernel disagree on any check.
+
+    \b
+    Examples:
+      sudo tcpq lab verify
+      sudo tcpq lab verify --long --json
+    """
+    from tcpq.lab.verify import Verdict, run_checks
+    from tcpq.report.json import to_jsonable
+    from tcpq.report.verify import render_checks
+
+    results = run_checks(
+        long=long_checks, on_check=None if as_json else lambda name: click.echo(f"… {name}", err=True)
+    )
+    if as_json:
+        click.echo(dumps({"checks": [to_jsonable(result) for result in results]}))
+    else:
+        _stdout().print(render_checks(results))
+    if any(result.verdict is Verdict.FAIL for result in results):
+        sys.exit(1)
