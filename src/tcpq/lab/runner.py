@@ -15,7 +15,8 @@ from tcpq.errors import TcpqError
 from tcpq.kernel.profiles import profile_for
 from tcpq.kernel.resolve import resolve_sysctls
 from tcpq.kernel.versions import format_version, parse_version
-from tcpq.lab import sandbox
+from tcpq.lab import link, sandbox
+from tcpq.lab.attack import LabAttack
 from tcpq.lab.sampler import ListenerSampler
 from tcpq.model import mib
 from tcpq.model.listener import inet_csk_listen_start
@@ -33,16 +34,7 @@ Progress = Callable[[float], None]
 
 
 def _unsupported(scenario: Scenario) -> list[str]:
-    notes = []
-    if scenario.network.rtt or scenario.network.loss:
-        notes.append(
-            "rtt and loss were NOT reproduced: this kernel has no netem and tcpq's user-space link is not "
-            "built yet; the lab ran on a plain veth (sub-millisecond RTT, no loss)"
-        )
-    if scenario.attack is not None:
-        notes.append(
-            "the [attack] section was NOT reproduced: the lab's spoofed-SYN attacker is not built yet"
-        )
+    notes = []  # rtt and loss: the link's own sentences (link.LinkInfo.notes), added by run_lab
     if any(group.sources > 1 for group in scenario.clients):
         notes.append("clients.sources > 1 was NOT reproduced: the lab's clients use one source address")
     return notes
@@ -70,8 +62,7 @@ def _server_config(scenario: Scenario, address: str) -> dict[str, object]:
     }
 
 
-def _client_config(scenario: Scenario, address: str) -> dict[str, object]:
-    rng = np.random.default_rng(scenario.seed)  # the same draws, in the same order, as the simulator
+def _client_config(scenario: Scenario, address: str, rng: np.random.Generator) -> dict[str, object]:
     groups = []
     for group in scenario.clients:
         times = arrival_times(group, scenario.duration, rng)
@@ -166,13 +157,22 @@ def run_lab(
     with sandbox.lab() as lab:
         _apply_sysctls(lab.server, {**kernel.sysctl, **kernel.server_sysctl})
         _apply_sysctls(lab.client, {**kernel.sysctl, **kernel.client_sysctl})
+        network = link.setup_link(
+            lab,
+            scenario.network.rtt,
+            scenario.network.loss,
+            scenario.seed,
+            lifetime_s=scenario.duration / US + 60,
+            offered_per_s=sum(group.rate or 0.0 for group in scenario.clients),
+        )
         server = lab.server.python(
             "tcpq.lab.server", json.dumps(_server_config(scenario, lab.server.address))
         )
         _wait_ready(server, "server")
-        clients = lab.client.python(
-            "tcpq.lab.clients", json.dumps(_client_config(scenario, lab.server.address)), stdin=True
-        )
+        rng = np.random.default_rng(scenario.seed)  # clients, then the attack: the simulator's draws
+        client_config = _client_config(scenario, lab.server.address, rng)
+        attacker = LabAttack.start(lab, scenario, rng) if scenario.attack is not None else None
+        clients = lab.client.python("tcpq.lab.clients", json.dumps(client_config), stdin=True)
         _wait_ready(clients, "client generator")
         server_net, client_net = Path(f"/proc/{server.pid}/net"), Path(f"/proc/{clients.pid}/net")
         before_server, before_client = read_counters(server_net), read_counters(client_net)
@@ -187,6 +187,8 @@ def run_lab(
         assert clients.stdin is not None
         clients.stdin.write(b"go\n")
         clients.stdin.flush()
+        if attacker is not None:
+            attacker.go()
         deadline = t0 + scenario.duration / US
         try:
             while time.monotonic() < deadline:
@@ -195,14 +197,17 @@ def run_lab(
                 time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
             assert clients.stdout is not None
             report_line = clients.stdout.readline()
+            if attacker is not None:
+                attacker.finish()
         finally:
             stop.set()
             sampler.stop()
         after_server, after_client = read_counters(server_net), read_counters(client_net)
+        notes.extend(network.notes())
     if not report_line:
         raise TcpqError("the lab's client generator reported nothing")
     report = json.loads(report_line)
-    return _result(
+    result = _result(
         scenario,
         release,
         profile.name,
@@ -217,6 +222,7 @@ def run_lab(
         notes,
         before_server.get("TcpExtListenDrops", 0),
     )
+    return attacker.apply(result) if attacker is not None else result
 
 
 def _result(

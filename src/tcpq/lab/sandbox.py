@@ -25,6 +25,8 @@ NAME_RE = re.compile(r"^tcpq-(\d+)-(srv|cli|atk)$")
 SERVER_ADDR = "198.18.0.1"
 CLIENT_ADDR = "198.18.0.2"
 PREFIX_LEN = 30
+ATTACKER_GATEWAY = "198.18.0.5"  # the server namespace's end of the attacker's veth
+ATTACKER_ADDR = "198.18.0.6"
 PR_SET_PDEATHSIG = 1
 COMMAND_TIMEOUT_S = 20
 
@@ -95,15 +97,62 @@ class Namespace:
 class Lab:
     server: Namespace
     client: Namespace
+    attacker: Namespace | None = None  # only for a scenario with [attack]: `add_attacker()`
 
     @property
     def namespaces(self) -> list[Namespace]:
-        return [self.server, self.client]
+        return [self.server, self.client] + ([self.attacker] if self.attacker is not None else [])
 
 
 def lab_names(pid: int | None = None) -> tuple[str, str, str, str]:
     owner = os.getpid() if pid is None else pid
     return f"{PREFIX}{owner}-srv", f"{PREFIX}{owner}-cli", f"tq{owner}s"[:15], f"tq{owner}c"[:15]
+
+
+def attacker_names(pid: int | None = None) -> tuple[str, str, str]:
+    """The attacker namespace, and its veth's ends in the server and attacker namespaces."""
+    owner = os.getpid() if pid is None else pid
+    return f"{PREFIX}{owner}-atk", f"tq{owner}a"[:15], f"tq{owner}x"[:15]
+
+
+def add_attacker(created: Lab) -> Namespace:
+    """A third namespace joined to the server's by its own veth (198.18.0.4/30), for [attack].
+
+    The server namespace accepts 127.0.0.0/8 sources on that veth only (`route_localnet`, no
+    reverse-path filter there), so spoofed SYNs from 127.1.0.0/16 reach the listener; the
+    attacker namespace announces its own address in ARP (not the spoofed source). Removed with
+    the lab like the other two.
+    """
+    name, veth_server, veth_attacker = attacker_names()
+    ip("netns", "add", name)
+    attacker = Namespace(name, ATTACKER_ADDR)
+    created.attacker = attacker
+    ip(
+        "link",
+        "add",
+        veth_server,
+        "netns",
+        created.server.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        veth_attacker,
+        "netns",
+        name,
+    )
+    server = created.server
+    server.run("ip", "addr", "add", f"{ATTACKER_GATEWAY}/{PREFIX_LEN}", "dev", veth_server)
+    server.sysctl(f"net.ipv4.conf.{veth_server}.route_localnet", 1)
+    server.sysctl(f"net.ipv4.conf.{veth_server}.rp_filter", 0)
+    server.sysctl("net.ipv4.conf.all.rp_filter", 0)  # the effective value is max(all, device)
+    server.run("ip", "link", "set", veth_server, "up")
+    attacker.run("ip", "link", "set", "lo", "up")
+    attacker.run("ip", "addr", "add", f"{ATTACKER_ADDR}/{PREFIX_LEN}", "dev", veth_attacker)
+    attacker.sysctl(f"net.ipv4.conf.{veth_attacker}.arp_announce", 2)
+    attacker.run("ip", "link", "set", veth_attacker, "up")
+    attacker.run("ip", "route", "add", f"{server.address}/32", "via", ATTACKER_GATEWAY)
+    return attacker
 
 
 def _create(server_name: str, client_name: str, veth_server: str, veth_client: str) -> Lab:
@@ -160,7 +209,7 @@ def lab() -> Iterator[Lab]:
             if created is not None:
                 for ns in created.namespaces:
                     ns.stop_processes()
-            _remove([server_name, client_name])
+            _remove([server_name, client_name, attacker_names()[0]])
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
