@@ -33,7 +33,7 @@ US = 1_000_000
 SPOOFED_NET = "127.1.0.0/16"  # the attacker program's sources (attacker.SOURCE_NET)
 NFT_TABLE = "tcpqatk"
 READY_TIMEOUT_S = 30.0
-REPORT_TIMEOUT_S = 10.0  # after the duration: the attacker stops sending at the duration itself
+REPORT_TIMEOUT_S = 10.0  # after the duration: the attacker stops sending 0.2 s after it
 LIFETIME_MARGIN_S = 60.0  # the attacker exits by itself this long after the duration at the latest
 LATE_NOTE_S = 0.01  # mean lateness worth a note
 

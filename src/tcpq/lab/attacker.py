@@ -42,6 +42,7 @@ CHUNK = 16384  # packets built at a time
 BATCH = 256  # most SYNs sent between two looks at the clock
 IDLE_S = 0.002  # longest sleep while ahead of schedule
 CONFIG_TIMEOUT_S = 60.0  # for the config on stdin
+GRACE_S = 0.2  # a SYN due just before the end may leave this late (tcpq waits for the report)
 
 PACKET = np.dtype(
     [
@@ -77,7 +78,7 @@ class AttackConfig:
     address: str  # the listener's address (destination)
     port: int
     times_s: list[float]  # sorted send times after "go"
-    until_s: float  # no SYN leaves later than this after "go" (the scenario's duration)
+    until_s: float  # SYNs still unsent this long (+ GRACE_S) after "go" stay unsent: the duration
     lifetime_s: float  # the program exits by itself this long after it starts, whatever happens
     seed: int = 1  # initial sequence numbers
 
@@ -169,7 +170,7 @@ def attack(sock: socket.socket, config: AttackConfig, packets: Packets, started:
     late_sum = late_max = 0.0
     index = 0
     t0 = time.monotonic()
-    stop_at = min(t0 + config.until_s, started + config.lifetime_s)
+    stop_at = min(t0 + config.until_s + GRACE_S, started + config.lifetime_s)
     first_s = last_s = None
     while index < total:
         now = time.monotonic()
