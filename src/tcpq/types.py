@@ -209,3 +209,25 @@ class SysctlRow:
     differs: bool
     meaning: str
     note: str  # a seed belief that is wrong, or why the difference matters
+
+
+# -- lab verify -----------------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One `tcpq lab verify` check: the claim, what the kernel did, what the model predicts."""
+
+    id: str
+    claim: str
+    kernel: dict[str, object]
+    model: dict[str, object]
+    verdict: Verdict
+    reference: str
+    note: str = ""

@@ -105,7 +105,9 @@ def test_synflood_cookies_1_legit_clients_connect_through_cookies() -> None:
     data = lab("synflood-cookies-1.toml", "duration=3s")
     counters = data["counters"]
     assert data["attack_syns"] == 4000
-    assert data["listener"]["syn_queue_peak"] == 129  # backlog 128 + 1 spoofed requests, half-open
+    # backlog 128 + 1 spoofed requests, half-open; +1 when a sample catches a cookie client's child
+    # socket in its instant of SYN_RECV (inet_diag reports both as SYN_RECV).
+    assert data["listener"]["syn_queue_peak"] in (129, 130)
     assert counters["TcpExtSyncookiesSent"] > 3000 and counters["TcpExtTCPReqQFullDoCookies"] > 3000
     assert counters["TcpExtTCPSynRetrans"] == 129  # their SYN-ACKs "sent" at +1 s, never answered
     assert counters.get("TcpExtTCPReqQFullDrop", 0) == 0

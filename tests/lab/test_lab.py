@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from tcpq.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+LAB_MODULES = (b"tcpq.lab.server", b"tcpq.lab.clients", b"tcpq.lab.link", b"tcpq.lab.attacker")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
 
@@ -52,7 +53,7 @@ def lab_processes() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue  # gone meanwhile, or not ours to read
-            if b"tcpq.lab.server" in cmdline or b"tcpq.lab.clients" in cmdline:
+            if any(module in cmdline for module in LAB_MODULES):
                 found.append(int(entry.name))
     return found
 

@@ -54,8 +54,8 @@ def batch(n):
     for _ in range(n):
         s = socket.socket()
         s.setblocking(False)
-        s.connect_ex((address, port))
         start[s] = time.monotonic()
+        s.connect_ex((address, port))
         sel.register(s, selectors.EVENT_WRITE)
     end = time.monotonic() + timeout
     while start and time.monotonic() < end:

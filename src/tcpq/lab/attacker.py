@@ -41,6 +41,7 @@ PACKET_LEN = IP_LEN + TCP_LEN
 CHUNK = 16384  # packets built at a time
 BATCH = 256  # most SYNs sent between two looks at the clock
 IDLE_S = 0.002  # longest sleep while ahead of schedule
+MIN_SLEEP_S = 0.0005  # shortest: SYNs due within it leave together (≤ 2000 wake-ups/s, not one per SYN)
 CONFIG_TIMEOUT_S = 60.0  # for the config on stdin
 GRACE_S = 0.2  # a SYN due just before the end may leave this late (tcpq waits for the report)
 
@@ -179,7 +180,7 @@ def attack(sock: socket.socket, config: AttackConfig, packets: Packets, started:
         elapsed = now - t0
         due = bisect_right(times, elapsed, index, min(total, index + BATCH))
         if due == index:
-            time.sleep(min(IDLE_S, times[index] - elapsed))
+            time.sleep(min(IDLE_S, max(MIN_SLEEP_S, times[index] - elapsed)))
             continue
         for packet in packets.slice(index, due):
             try:

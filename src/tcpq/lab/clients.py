@@ -1,34 +1,48 @@
 """The lab's client load generator, run inside the client namespace.
 
-`python -m tcpq.lab.clients CONFIG` reads a JSON config (arrival times already drawn by tcpq
-with the scenario's seed, so lab and simulation see the same arrivals), waits for "go" on
-stdin, then runs every attempt with non-blocking sockets in one selector loop and prints one
-JSON object with each attempt's outcome and times. Bounded: it makes at most the given attempts
-and stops at the scenario's duration.
+`python -m tcpq.lab.clients CONFIG` (or `-`: the config is the first line on stdin) reads a
+JSON config (arrival times already drawn by tcpq with the scenario's seed, so lab and
+simulation see the same arrivals), waits for "go" on stdin, then runs every attempt with
+non-blocking sockets in one epoll loop and prints one JSON object with each attempt's outcome
+and times. Bounded: it makes at most the given attempts and stops at the scenario's duration.
+
+Built for rate (bench/lab_generators.py, docs/benchmarks.md): the starts are a sorted list
+walked by an index, and every other timer (connect timeout, request, close) is a fixed delay of
+its group, so each (group, action) is a FIFO lane rather than one heap; epoll is used directly
+(fd → attempt); the garbage collector is off during the run (attempts make no cycles); the
+descriptor limit is raised to the hard limit, and an attempt that still finds no descriptor
+ends as `no_port` (no local socket could be had) instead of stopping the generator.
 """
 
-import contextlib
 import errno
-import heapq
+import gc
 import json
-import selectors
+import resource
+import select
 import socket
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 REQUEST = b"GET\n"
 LINGER_S = 60.0
+MAX_WAIT_S = 0.05  # longest epoll wait: the deadline is checked at least this often
 OUTCOME_BY_ERRNO = {
     errno.ECONNREFUSED: "refused",
     errno.ETIMEDOUT: "timed_out",
     errno.ECONNRESET: "reset",
     errno.EADDRNOTAVAIL: "no_port",
     errno.EHOSTUNREACH: "refused",
+    errno.EMFILE: "no_port",  # no descriptor for a socket: like no port, no local socket at all
+    errno.ENFILE: "no_port",
 }
+CONNECT_TIMEOUT, SEND, CLOSE = 0, 1, 2  # timer lanes of a group
+EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
+NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     group: int
     start: float
@@ -55,41 +69,52 @@ class Run:
     duration_s: float
     groups: list[Group]
     attempts: list[Attempt] = field(default_factory=list)
-    timers: list[tuple[float, int, str, int]] = field(default_factory=list)
-    selector: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
+    # Per group, one FIFO lane per action: a group's delay is fixed, so each lane is in time order.
+    lanes: list[deque[tuple[float, int]]] = field(default_factory=list)
+    epoll: "select.epoll | None" = None
+    watched: dict[int, int] = field(default_factory=dict)  # fd → attempt index
     t0: float = 0.0
-    seq: int = 0
 
-    def at(self, when: float, action: str, index: int) -> None:
-        self.seq += 1
-        heapq.heappush(self.timers, (when, self.seq, action, index))
+    def at(self, when: float, group: int, action: int, index: int) -> None:
+        self.lanes[3 * group + action].append((when, index))
 
     def finish(self, attempt: Attempt, outcome: str) -> None:
         attempt.outcome = outcome
         attempt.state = "done"
         self.close(attempt)
 
+    def unwatch(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        if self.watched.pop(fd, None) is not None:
+            assert self.epoll is not None
+            self.epoll.unregister(fd)
+
     def close(self, attempt: Attempt) -> None:
         if attempt.sock is not None:
-            with contextlib.suppress(KeyError, ValueError):  # never registered, or already unregistered
-                self.selector.unregister(attempt.sock)
+            self.unwatch(attempt.sock)
             attempt.sock.close()
             attempt.sock = None
 
     def start(self, index: int, now: float) -> None:
         attempt = self.attempts[index]
         group = self.groups[attempt.group]
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
+        try:
+            sock = socket.socket(socket.AF_INET, NONBLOCKING_STREAM)
+        except OSError as exc:  # EMFILE / ENFILE even at the hard limit
+            self.finish(attempt, OUTCOME_BY_ERRNO.get(exc.errno or 0, "no_port"))
+            return
         attempt.sock = sock
         code = sock.connect_ex((self.address, self.port))
         if code not in (0, errno.EINPROGRESS):
             self.finish(attempt, OUTCOME_BY_ERRNO.get(code, "refused"))
             return
         attempt.state = "connecting"
-        self.selector.register(sock, selectors.EVENT_WRITE, index)
+        fd = sock.fileno()
+        assert self.epoll is not None
+        self.epoll.register(fd, EPOLLOUT)
+        self.watched[fd] = index
         if group.connect_timeout_s is not None:
-            self.at(now + group.connect_timeout_s, "connect_timeout", index)
+            self.at(now + group.connect_timeout_s, attempt.group, CONNECT_TIMEOUT, index)
 
     def on_event(self, index: int, now: float) -> None:
         attempt = self.attempts[index]
@@ -104,13 +129,14 @@ class Run:
                 return
             attempt.state = "connected"
             attempt.connect_s = now - attempt.start
-            self.selector.modify(sock, selectors.EVENT_READ, index)
+            assert self.epoll is not None
+            self.epoll.modify(sock.fileno(), EPOLLIN)
             if group.request:
-                self.at(now + group.request_after_s, "send", index)
+                self.at(now + group.request_after_s, attempt.group, SEND, index)
             else:
                 attempt.outcome = "connected"
                 if group.close_after_s is not None:
-                    self.at(now + group.close_after_s, "close", index)
+                    self.at(now + group.close_after_s, attempt.group, CLOSE, index)
             return
         try:
             data = sock.recv(4096)
@@ -120,53 +146,79 @@ class Run:
             self.finish(attempt, OUTCOME_BY_ERRNO.get(exc.errno or 0, "reset"))
             return
         if not data:
-            self.selector.unregister(sock)  # the server closed; keep ours until close_after
+            self.unwatch(sock)  # the server closed; keep ours until close_after
             return
         if group.request and attempt.response_s is None:
             attempt.response_s = now - attempt.start
             attempt.outcome = "connected"
             close_after = group.close_after_s
             if close_after is not None:
-                self.at(now + close_after, "close", index)
+                self.at(now + close_after, attempt.group, CLOSE, index)
 
-    def on_timer(self, action: str, index: int) -> None:
+    def on_timer(self, action: int, index: int) -> None:
         attempt = self.attempts[index]
         if attempt.sock is None:
             return
-        if action == "connect_timeout" and attempt.state == "connecting":
+        if action == CONNECT_TIMEOUT and attempt.state == "connecting":
             self.finish(attempt, "timed_out")
-        elif action == "send" and attempt.state == "connected":
+        elif action == SEND and attempt.state == "connected":
             try:
                 attempt.sock.send(REQUEST)
             except OSError as exc:
                 self.finish(attempt, OUTCOME_BY_ERRNO.get(exc.errno or 0, "reset"))
-        elif action == "close":
+        elif action == CLOSE:
             outcome = attempt.outcome
             self.close(attempt)
             attempt.state = "done"
             attempt.outcome = outcome
 
+    def _due_timers(self, now: float) -> float:
+        """Run every lane timer due by `now`, oldest first; return when the next one is due."""
+        lanes = self.lanes
+        while True:
+            first, when = -1, float("inf")
+            for number, lane in enumerate(lanes):
+                if lane and lane[0][0] < when:
+                    first, when = number, lane[0][0]
+            if when > now:
+                return when
+            _, index = lanes[first].popleft()
+            self.on_timer(first % 3, index)
+
     def run(self) -> None:
         arrivals = sorted((t, gi) for gi, group in enumerate(self.groups) for t in group.times_s)
         self.attempts = [Attempt(group=gi, start=0.0) for _, gi in arrivals]
-        self.t0 = time.monotonic()
-        deadline = self.t0 + self.duration_s
-        for index, (t, _) in enumerate(arrivals):
-            self.at(self.t0 + t, "start", index)
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            while self.timers and self.timers[0][0] <= now:
-                _, _, action, index = heapq.heappop(self.timers)
-                if action == "start":
-                    self.attempts[index].start = now
-                    self.start(index, now)
-                else:
-                    self.on_timer(action, index)
-            wait = min(self.timers[0][0] if self.timers else deadline, deadline) - time.monotonic()
-            for key, _ in self.selector.select(max(0.0, min(wait, 0.05))):
-                self.on_event(key.data, time.monotonic())
+        self.lanes = [deque() for _ in range(3 * len(self.groups))]
+        self.epoll = select.epoll()
+        monotonic = time.monotonic
+        attempts = self.attempts
+        watched = self.watched
+        poll = self.epoll.poll
+        self.t0 = t0 = monotonic()
+        deadline = t0 + self.duration_s
+        starts = [t0 + t for t, _ in arrivals]
+        total = len(starts)
+        following = 0  # the next attempt to start
+        gc.disable()  # a full collection over 10⁵ attempts stalls the loop for ~12 ms
+        try:
+            while True:
+                now = monotonic()
+                if now >= deadline:
+                    break
+                next_timer = self._due_timers(now)
+                while following < total and starts[following] <= now:
+                    started = monotonic()
+                    attempts[following].start = started
+                    self.start(following, started)
+                    following += 1
+                next_start = starts[following] if following < total else deadline
+                wait = min(next_timer, next_start, deadline) - monotonic()
+                for fd, _ in poll(max(0.0, min(wait, MAX_WAIT_S))):
+                    index = watched.get(fd)
+                    if index is not None:
+                        self.on_event(index, monotonic())
+        finally:
+            gc.enable()
 
     def report(self) -> dict[str, object]:
         counts: dict[str, int] = {}
@@ -186,12 +238,22 @@ class Run:
         }
 
 
+def raise_descriptor_limit() -> None:
+    """Up to the hard limit: a flood of pending connects needs one descriptor each."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    # CONFIG, or "-": the config is the first line on stdin (one argument holds at most 128 KiB,
+    # about 13k arrival times).
+    config = json.loads(sys.stdin.readline() if sys.argv[1] == "-" else sys.argv[1])
     groups = [Group(**g) for g in config["groups"]]
     runner = Run(
         address=config["address"], port=config["port"], duration_s=config["duration_s"], groups=groups
     )
+    raise_descriptor_limit()
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return

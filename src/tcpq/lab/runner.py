@@ -172,7 +172,11 @@ def run_lab(
         rng = np.random.default_rng(scenario.seed)  # clients, then the attack: the simulator's draws
         client_config = _client_config(scenario, lab.server.address, rng)
         attacker = LabAttack.start(lab, scenario, rng) if scenario.attack is not None else None
-        clients = lab.client.python("tcpq.lab.clients", json.dumps(client_config), stdin=True)
+        # The config goes on stdin: one argument holds at most 128 KiB (~13k arrival times).
+        clients = lab.client.python("tcpq.lab.clients", "-", stdin=True)
+        assert clients.stdin is not None
+        clients.stdin.write(json.dumps(client_config).encode() + b"\n")
+        clients.stdin.flush()
         _wait_ready(clients, "client generator")
         server_net, client_net = Path(f"/proc/{server.pid}/net"), Path(f"/proc/{clients.pid}/net")
         before_server, before_client = read_counters(server_net), read_counters(client_net)

@@ -115,15 +115,16 @@ def attacker_names(pid: int | None = None) -> tuple[str, str, str]:
     return f"{PREFIX}{owner}-atk", f"tq{owner}a"[:15], f"tq{owner}x"[:15]
 
 
-def add_attacker(created: Lab) -> Namespace:
+def add_attacker(created: Lab, names: tuple[str, str, str] | None = None) -> Namespace:
     """A third namespace joined to the server's by its own veth (198.18.0.4/30), for [attack].
 
     The server namespace accepts 127.0.0.0/8 sources on that veth only (`route_localnet`, no
     reverse-path filter there), so spoofed SYNs from 127.1.0.0/16 reach the listener; the
     attacker namespace announces its own address in ARP (not the spoofed source). Removed with
-    the lab like the other two.
+    the lab like the other two. `names` (namespace, server-side and attacker-side veth) default
+    to `attacker_names()`; benchmarks pass their own `tcpq-test-` ones.
     """
-    name, veth_server, veth_attacker = attacker_names()
+    name, veth_server, veth_attacker = attacker_names() if names is None else names
     ip("netns", "add", name)
     attacker = Namespace(name, ATTACKER_ADDR)
     created.attacker = attacker
@@ -226,13 +227,10 @@ def _signals_blocked() -> Iterator[None]:
 
 
 def _tcpq_alive(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return False  # gone
-    except PermissionError:
-        return True  # alive but not ours to inspect: leave its namespaces alone
-    return b"tcpq" in cmdline
+    """Whether the owner may still be running. Any live process with that pid counts: a test
+    runner or a benchmark creating lab namespaces has no "tcpq" in its command line, and
+    deleting a live run's namespaces is worse than keeping a stale one until its pid is free."""
+    return Path(f"/proc/{pid}").exists()
 
 
 def stale_namespaces() -> list[str]:

@@ -10,7 +10,6 @@ with --long.
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +19,9 @@ from tcpq.lab import sandbox
 from tcpq.lab.runner import run_lab
 from tcpq.scenario import scenario_from_dict
 from tcpq.sim.runner import simulate
-from tcpq.types import RunResult
+from tcpq.types import CheckResult, RunResult, Verdict
 
 Metric = tuple[str, Callable[[RunResult], object]]
-
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    id: str
-    claim: str
-    kernel: dict[str, object]
-    model: dict[str, object]
-    verdict: Verdict
-    reference: str
-    note: str = ""
 
 
 @dataclass(frozen=True)

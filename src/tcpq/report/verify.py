@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tcpq.lab.verify import CheckResult, Verdict
+from tcpq.types import CheckResult, Verdict
 
 STYLE = {Verdict.PASS: "good", Verdict.FAIL: "bad", Verdict.SKIPPED: "dim"}
 

@@ -1,0 +1,158 @@
+"""Commands that use the real kernel in throwaway namespaces: lab (run, clean, verify), compare."""
+
+import platform
+import sys
+from pathlib import Path
+
+import click
+
+from tcpq.cli_common import stdout
+from tcpq.errors import TcpqError
+from tcpq.report.json import dumps
+
+
+class _LabGroup(click.Group):
+    """`tcpq lab FILE` runs a scenario; `tcpq lab clean` (and later `verify`) are subcommands."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_LabGroup)
+def lab() -> None:
+    """Run a scenario on the real kernel in throwaway network namespaces (root).
+
+    \b
+    Examples:
+      sudo tcpq lab examples/backlog-nobody-accepts.toml
+      sudo tcpq lab examples/e2-final-ack-overflow.toml --json
+      sudo tcpq lab clean
+    """
+
+
+@lab.command("run")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a scenario key.")
+@click.option("--json", "as_json", is_flag=True, help="Print the RunResult as JSON.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON to this file."
+)
+def lab_run(file: Path, overrides: tuple[str, ...], as_json: bool, out: Path | None) -> None:
+    """Run FILE in namespaces tcpq creates and removes; report like `tcpq simulate`."""
+    from tcpq.lab.runner import run_lab
+    from tcpq.report.console import progress
+    from tcpq.report.json import run_result_dict
+    from tcpq.report.run import render_run
+    from tcpq.scenario import load_scenario
+
+    scenario = load_scenario(file, overrides)
+    with progress(f"lab: {scenario.name}") as on_progress:
+        result = run_lab(scenario, origin=str(file), on_progress=on_progress)
+    data = run_result_dict(result)
+    if out is not None:
+        try:
+            out.write_text(dumps(data) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise TcpqError(f"cannot write {out}: {exc.strerror}") from None
+    if as_json:
+        click.echo(dumps(data))
+    else:
+        stdout().print(render_run(result))
+
+
+@lab.command("clean")
+def lab_clean() -> None:
+    """Remove namespaces left by tcpq processes that no longer run."""
+    from tcpq.lab.sandbox import clean_stale
+
+    removed = clean_stale()
+    click.echo(f"removed {len(removed)} stale namespace(s)" + (f": {', '.join(removed)}" if removed else ""))
+
+
+@click.command("compare")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a scenario key.")
+@click.option("--json", "as_json", is_flag=True, help="Print both results and the comparison as JSON.")
+def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Run FILE through the model and on the real kernel (root); compare them metric by metric.
+
+    Exit status 1 when a metric is outside tolerance (counts ±2 % or ±2; connect-time
+    percentiles ±10 % or ±50 ms, whichever is larger).
+
+    \b
+    Examples:
+      sudo tcpq compare examples/backlog-nobody-accepts.toml
+      sudo tcpq compare examples/e2-final-ack-overflow.toml --json
+    """
+    from tcpq.compare import compare
+    from tcpq.lab.runner import run_lab
+    from tcpq.report.compare import render_comparison
+    from tcpq.report.console import progress
+    from tcpq.report.json import run_result_dict, to_jsonable
+    from tcpq.scenario import load_scenario
+    from tcpq.sim.runner import simulate as run_simulation
+
+    scenario = load_scenario(file, overrides)
+    # The lab runs the real kernel: the model predicts for that kernel too.
+    simulated = run_simulation(
+        scenario.model_copy(
+            update={"kernel": scenario.kernel.model_copy(update={"version": platform.release()})}
+        ),
+        origin=str(file),
+    )
+    with progress(f"lab: {scenario.name}") as on_progress:
+        measured = run_lab(scenario, origin=str(file), on_progress=on_progress)
+    comparison = compare(simulated, measured)
+    if as_json:
+        click.echo(
+            dumps(
+                {
+                    "sim": run_result_dict(simulated),
+                    "lab": run_result_dict(measured),
+                    "comparison": to_jsonable(comparison),
+                    "agrees": comparison.agrees,
+                }
+            )
+        )
+    else:
+        stdout().print(render_comparison(comparison))
+    if not comparison.agrees:
+        sys.exit(1)
+
+
+@lab.command("verify")
+@click.option(
+    "--long",
+    "long_checks",
+    is_flag=True,
+    help="Also run checks over 10 s (63 s request expiry, 131 s timeout).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def lab_verify(long_checks: bool, as_json: bool) -> None:
+    """Check the seed articles' claims and the model's rules on this kernel (root).
+
+    Exit status 1 when the model and the kernel disagree on any check.
+
+    \b
+    Examples:
+      sudo tcpq lab verify
+      sudo tcpq lab verify --long --json
+    """
+    from tcpq.lab.verify import run_checks
+    from tcpq.report.json import to_jsonable
+    from tcpq.report.verify import render_checks
+    from tcpq.types import Verdict
+
+    results = run_checks(
+        long=long_checks, on_check=None if as_json else lambda name: click.echo(f"… {name}", err=True)
+    )
+    if as_json:
+        click.echo(dumps({"checks": [to_jsonable(result) for result in results]}))
+    else:
+        stdout().print(render_checks(results))
+    if any(result.verdict is Verdict.FAIL for result in results):
+        sys.exit(1)

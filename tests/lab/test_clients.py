@@ -1,0 +1,104 @@
+"""The lab's client generator on loopback (no namespaces, no root): outcomes, timers, report."""
+
+import errno
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tcpq.lab import clients
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A loopback listener whose accepted connections reply OK to each request."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(256)
+    sock.settimeout(0.05)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(0.05)
+            accepted.append(conn)
+            for other in list(accepted):
+                try:
+                    if other.recv(64):
+                        other.send(b"OK\n")
+                except (TimeoutError, OSError):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], accepted
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    sock.close()
+
+
+def group(times: list[float], **kw: object) -> clients.Group:
+    values: dict[str, object] = {
+        "times_s": times,
+        "connect_timeout_s": 1.0,
+        "request": False,
+        "request_after_s": 0.0,
+        "close_after_s": 0.05,
+    }
+    values.update(kw)
+    return clients.Group(**values)  # type: ignore[arg-type]
+
+
+def test_connect_then_close_after(listener: tuple[int, list[socket.socket]]) -> None:
+    port, _ = listener
+    times = [i * 0.002 for i in range(100)]
+    run = clients.Run("127.0.0.1", port, 0.6, [group(times), group([0.1, 0.1])])
+    run.run()
+    report = run.report()
+    assert report["attempted"] == 102 and report["outcomes"] == {"connected": 102}
+    assert len(report["connect_s"]) == 102  # type: ignore[arg-type]
+    assert all(a.sock is None and a.state == "done" for a in run.attempts)  # closed after 50 ms
+    starts = [a.start - run.t0 for a in run.attempts]
+    scheduled = sorted([*times, 0.1, 0.1])
+    assert starts == sorted(starts) and all(s >= t for s, t in zip(starts, scheduled, strict=True))
+
+
+def test_request_mode_times_the_reply(listener: tuple[int, list[socket.socket]]) -> None:
+    port, _ = listener
+    run = clients.Run(
+        "127.0.0.1", port, 1.0, [group([0.0, 0.05], request=True, request_after_s=0.01, close_after_s=0.0)]
+    )
+    run.run()
+    report = run.report()
+    assert report["outcomes"] == {"connected": 2}
+    response = report["response_s"]
+    assert isinstance(response, list) and len(response) == 2 and all(r >= 0.01 for r in response)
+
+
+def test_closed_port_is_refused() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # bound, never listening: nobody owns the port now
+    run = clients.Run("127.0.0.1", port, 0.3, [group([0.0, 0.01])])
+    run.run()
+    assert run.report()["outcomes"] == {"refused": 2}
+
+
+def test_no_descriptor_is_an_outcome_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = clients.Run("127.0.0.1", 1, 0.3, [group([0.0, 0.01])])
+
+    def exhausted(*args: object, **kwargs: object) -> socket.socket:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(clients.socket, "socket", exhausted)
+    run.run()
+    assert run.report()["outcomes"] == {"no_port": 2}
