@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tcpq import __version__
-from tcpq.cli_common import stdout
+from tcpq.cli_common import emit_run_result, stdout
 from tcpq.errors import TcpqError
 from tcpq.report.json import dumps
 
@@ -81,8 +81,6 @@ def simulate(
       tcpq simulate examples/nginx-somaxconn-128.toml --set kernel.sysctl.net.core.somaxconn=4096
       tcpq simulate examples/synflood-cookies-1.toml --json --out result.json
     """
-    from tcpq.report.json import run_result_dict
-    from tcpq.report.run import render_run
     from tcpq.scenario import load_scenario
     from tcpq.sim.runner import simulate as run_simulation
 
@@ -94,16 +92,7 @@ def simulate(
         result = run_simulation(
             scenario, running_release=platform.release(), origin=str(file), on_progress=on_progress
         )
-    data = run_result_dict(result)
-    if out is not None:
-        try:
-            out.write_text(dumps(data) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise TcpqError(f"cannot write {out}: {exc.strerror}") from None
-    if as_json:
-        click.echo(dumps(data))
-    else:
-        _stdout().print(render_run(result))
+    emit_run_result(result, as_json, out)
 
 
 @main.command()

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from tcpq.cli_common import stdout
-from tcpq.errors import TcpqError
+from tcpq.cli_common import emit_run_result, stdout
 from tcpq.report.json import dumps
 
 
@@ -45,23 +44,12 @@ def lab_run(file: Path, overrides: tuple[str, ...], as_json: bool, out: Path | N
     """Run FILE in namespaces tcpq creates and removes; report like `tcpq simulate`."""
     from tcpq.lab.runner import run_lab
     from tcpq.report.console import progress
-    from tcpq.report.json import run_result_dict
-    from tcpq.report.run import render_run
     from tcpq.scenario import load_scenario
 
     scenario = load_scenario(file, overrides)
     with progress(f"lab: {scenario.name}") as on_progress:
         result = run_lab(scenario, origin=str(file), on_progress=on_progress)
-    data = run_result_dict(result)
-    if out is not None:
-        try:
-            out.write_text(dumps(data) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise TcpqError(f"cannot write {out}: {exc.strerror}") from None
-    if as_json:
-        click.echo(dumps(data))
-    else:
-        stdout().print(render_run(result))
+    emit_run_result(result, as_json, out)
 
 
 @lab.command("clean")

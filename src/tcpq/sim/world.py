@@ -226,19 +226,7 @@ class World:
         if conn.state != ClientState.FIN_WAIT or conn.port in conn.addr.tw.entries:
             return
         conn.fin_acked = True
-        self._release_port(conn)
-        tw = timewait.tcp_time_wait(
-            self.client_ns,
-            conn.addr.tw,
-            key=conn.port,
-            now=self.engine.now,
-            substate=timewait.TwSubstate.FIN_WAIT2,
-            has_timestamps=self.client_ns.settings.timestamps,
-        )
-        if tw is None:
-            conn.state = ClientState.CLOSED
-        else:
-            self._timer(tw.expires_us, self.client_tw_expire, conn)
+        self._client_time_wait(conn, timewait.TwSubstate.FIN_WAIT2)
 
     def client_fin(self, conn: Conn) -> None:
         """The server's FIN reaches the client."""
@@ -259,13 +247,17 @@ class World:
         On a full table the socket just goes (TCPTimeWaitOverflow); the FIN was already ACKed,
         so nothing is answered with RST later (kernel-model §8.2).
         """
+        self._client_time_wait(conn, timewait.TwSubstate.TIME_WAIT)
+
+    def _client_time_wait(self, conn: Conn, substate: timewait.TwSubstate) -> None:
+        """The closing client socket becomes a timewait sock, or just goes when the table is full."""
         self._release_port(conn)
         tw = timewait.tcp_time_wait(
             self.client_ns,
             conn.addr.tw,
             key=conn.port,
             now=self.engine.now,
-            substate=timewait.TwSubstate.TIME_WAIT,
+            substate=substate,
             has_timestamps=self.client_ns.settings.timestamps,
         )
         if tw is None:
