@@ -5,7 +5,6 @@ with --set duration=3s: the flood starts at 1 s, fills the SYN queue (129 reques
 128) and the requests' first SYN-ACK retransmission (at +1 s, §3.5) falls inside the run.
 """
 
-import json
 import os
 import signal
 import socket
@@ -14,20 +13,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tcpq.cli import main
 from tcpq.lab import attacker
 from tcpq.lab.attack import attack_config, attack_times
 from tcpq.scenario import load_scenario
 from tcpq.sim.arrivals import arrival_times
 from tcpq.sim.runner import simulate
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from .helpers import EXAMPLES, lab_json
+
 root = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
 
 
@@ -65,17 +62,6 @@ def test_attack_times_are_the_simulators() -> None:
     assert config["times_s"][0] == 1.0 and config["until_s"] == 5.0 and config["port"] == 443
 
 
-def lab(name: str, *overrides: str) -> dict[str, Any]:
-    args = ["lab", str(EXAMPLES / name), "--json"]
-    for override in overrides:
-        args += ["--set", override]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    data: dict[str, Any] = json.loads(result.stdout)
-    assert data["source"] == "lab"
-    return data
-
-
 def lab_programs(owner: int) -> list[int]:
     """Running tcpq.lab.* programs (server, clients, attacker, link) whose parent is `owner`."""
     found = []
@@ -102,7 +88,7 @@ def leftovers(owner: int, programs: list[int] | None = None) -> tuple[list[str],
 
 @root
 def test_synflood_cookies_1_legit_clients_connect_through_cookies() -> None:
-    data = lab("synflood-cookies-1.toml", "duration=3s")
+    data = lab_json("synflood-cookies-1.toml", "duration=3s")
     counters = data["counters"]
     assert data["attack_syns"] == 4000
     # backlog 128 + 1 spoofed requests, half-open; +1 when a sample catches a cookie client's child
@@ -119,7 +105,7 @@ def test_synflood_cookies_1_legit_clients_connect_through_cookies() -> None:
 
 @root
 def test_synflood_cookies_0_legit_syns_dropped() -> None:
-    data = lab("synflood-cookies-0.toml", "duration=3s")
+    data = lab_json("synflood-cookies-0.toml", "duration=3s")
     counters = data["counters"]
     assert data["attack_syns"] == 4000 and data["listener"]["syn_queue_peak"] == 129
     assert counters["TcpExtTCPReqQFullDrop"] > 3000

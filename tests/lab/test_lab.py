@@ -12,28 +12,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from tcpq.cli import main
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from .helpers import EXAMPLES, lab_json, processes
+
 LAB_MODULES = (b"tcpq.lab.server", b"tcpq.lab.clients", b"tcpq.lab.link", b"tcpq.lab.attacker")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
-
-
-def lab(name: str, *overrides: str) -> dict[str, Any]:
-    args = ["lab", str(EXAMPLES / name), "--json"]
-    for override in overrides:
-        args += ["--set", override]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    data: dict[str, Any] = json.loads(result.stdout)
-    assert data["source"] == "lab"
-    return data
 
 
 def lab_namespaces() -> list[str]:
@@ -46,20 +35,11 @@ def lab_namespaces() -> list[str]:
 
 
 def lab_processes() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue  # gone meanwhile, or not ours to read
-            if any(module in cmdline for module in LAB_MODULES):
-                found.append(int(entry.name))
-    return found
+    return processes(lambda cmdline: any(module in cmdline for module in LAB_MODULES))
 
 
 def test_e1_accept_queue_capacity() -> None:
-    data = lab("backlog-nobody-accepts.toml")
+    data = lab_json("backlog-nobody-accepts.toml")
     assert data["clients"]["connected"] == 5 and data["clients"]["pending"] == 4
     assert data["listener"]["accept_queue_limit"] == 4 and data["listener"]["accept_queue_peak"] == 5
     assert data["counters"]["TcpExtListenOverflows"] == 16 == data["counters"]["TcpExtListenDrops"]
@@ -67,16 +47,16 @@ def test_e1_accept_queue_capacity() -> None:
 
 
 def test_e2_final_ack_overflow_abort_0_and_1() -> None:
-    data = lab("e2-final-ack-overflow.toml")
+    data = lab_json("e2-final-ack-overflow.toml")
     assert data["counters"]["TcpExtListenOverflows"] == 6
     assert data["counters"]["TcpExtTCPTimeouts"] == 7 and data["counters"]["TcpExtTCPSynRetrans"] == 7
-    data = lab("e2-final-ack-overflow.toml", "kernel.sysctl.net.ipv4.tcp_abort_on_overflow=1")
+    data = lab_json("e2-final-ack-overflow.toml", "kernel.sysctl.net.ipv4.tcp_abort_on_overflow=1")
     assert data["counters"]["TcpExtEmbryonicRsts"] == 2 and data["counters"]["TcpOutRsts"] == 2
     assert data["client_counters"]["TcpEstabResets"] == 2 and data["clients"]["reset"] == 2
 
 
 def test_e4_syn_queue_and_cookies() -> None:
-    data = lab("e4-syn-queue-cookies.toml")
+    data = lab_json("e4-syn-queue-cookies.toml")
     counters = data["counters"]
     assert counters["TcpExtTCPReqQFullDoCookies"] == 5 and counters["TcpExtSyncookiesSent"] == 5
     assert counters["TcpExtSyncookiesRecv"] == 5 and counters["TcpExtListenOverflows"] == 5
@@ -84,7 +64,7 @@ def test_e4_syn_queue_and_cookies() -> None:
 
 
 def test_e5_timewait_buckets() -> None:
-    data = lab("e5-timewait-buckets.toml")
+    data = lab_json("e5-timewait-buckets.toml")
     client = data["client_counters"]
     assert client["TcpExtTCPTimeWaitOverflow"] == 3 and client["TcpOutRsts"] == 3 and client["TcpExtTW"] == 3
 
@@ -129,7 +109,7 @@ def host_state() -> dict[str, str]:
 
 def test_host_namespace_untouched() -> None:
     before = host_state()
-    lab("e2-final-ack-overflow.toml", "duration=1.5s", "kernel.sysctl.net.core.somaxconn=64")
+    lab_json("e2-final-ack-overflow.toml", "duration=1.5s", "kernel.sysctl.net.core.somaxconn=64")
     after = host_state()
     for key in before:
         assert before[key] == after[key], key

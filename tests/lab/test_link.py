@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from click.testing import CliRunner
 from tcpq.cli import main
 from tcpq.lab import link, sandbox
 from tcpq.observe.procfs import parse_snmp_pairs
+
+from .helpers import processes
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
 PORT = 5001
@@ -98,6 +100,11 @@ def median(values: list[float]) -> float:
     return ordered[len(ordered) // 2]
 
 
+def relay_of(parent: int) -> Callable[[bytes], bool]:
+    """Matches the command line of the link relay started by `parent`."""
+    return lambda cmdline: b"tcpq.lab.link" in cmdline and f'"parent_pid": {parent}'.encode() in cmdline
+
+
 def own_leftovers() -> dict[str, list[str]]:
     """What this test process's labs could leave: namespaces, TUN/veth devices, relay processes."""
     pid = os.getpid()
@@ -110,15 +117,7 @@ def own_leftovers() -> dict[str, list[str]]:
     ]
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     devices = [name for name in (*link.tun_names(pid), *sandbox.lab_names(pid)[2:]) if f" {name}:" in links]
-    relays = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"tcpq.lab.link" in cmdline and f'"parent_pid": {pid}'.encode() in cmdline:
-                relays.append(entry.name)
+    relays = [str(found) for found in processes(relay_of(pid))]
     return {"namespaces": namespaces, "devices": devices, "relays": relays}
 
 
@@ -327,17 +326,8 @@ def test_killed_tcpq_takes_the_relay_with_it(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
 
-    def relays() -> list[str]:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    cmdline = (entry / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if b"tcpq.lab.link" in cmdline and f'"parent_pid": {proc.pid}'.encode() in cmdline:
-                    found.append(entry.name)
-        return found
+    def relays() -> list[int]:
+        return processes(relay_of(proc.pid))
 
     deadline = time.monotonic() + 15
     while not relays() and time.monotonic() < deadline and proc.poll() is None:
