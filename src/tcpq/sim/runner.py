@@ -90,44 +90,13 @@ def _make_app(scenario: Scenario, engine: Engine, world: World, rng: random.Rand
 
 
 class _Feeder:
-    """Starts clients one arrival at a time, so the heap holds one pending arrival per group."""
+    """Calls `start(index)` for each arrival, scheduling one at a time, so the heap holds one
+    pending arrival per feeder; arrivals at the same instant (a burst) start back to back."""
 
-    def __init__(
-        self, engine: Engine, world: World, times: np.ndarray, plan: GroupPlan, ids: list[int], sources: int
-    ):
+    def __init__(self, engine: Engine, times: np.ndarray, start: Callable[[int], None]) -> None:
         self.engine = engine
-        self.world = world
         self.times = times.tolist()
-        self.plan = plan
-        self.ids = ids
-        self.index = 0
-        self.addresses = [world.new_address() for _ in range(sources)]
-        if self.times:
-            engine.at(self.times[0], self._arrive)
-
-    def _arrive(self, _: object) -> None:
-        times = self.times
-        now = self.engine.now
-        # Arrivals at the same instant (a burst) start back to back, in order.
-        while self.index < len(times) and times[self.index] <= now:
-            conn = Conn(
-                id=self.ids[0],
-                plan=self.plan,
-                start=now,
-                addr=self.addresses[self.index % len(self.addresses)],
-            )
-            self.ids[0] += 1
-            self.index += 1
-            self.world.client_start(conn)
-        if self.index < len(times):
-            self.engine.at(times[self.index], self._arrive)
-
-
-class _AttackFeeder:
-    def __init__(self, engine: Engine, world: World, times: np.ndarray):
-        self.engine = engine
-        self.world = world
-        self.times = times.tolist()
+        self.start = start
         self.index = 0
         if self.times:
             engine.at(self.times[0], self._arrive)
@@ -136,10 +105,22 @@ class _AttackFeeder:
         times = self.times
         now = self.engine.now
         while self.index < len(times) and times[self.index] <= now:
+            self.start(self.index)
             self.index += 1
-            self.world.attack_syn(None)
         if self.index < len(times):
             self.engine.at(times[self.index], self._arrive)
+
+
+def _client_starter(world: World, plan: GroupPlan, ids: list[int], sources: int) -> Callable[[int], None]:
+    """Start the index-th client of a group, its source address taken round-robin."""
+    addresses = [world.new_address() for _ in range(sources)]
+
+    def start(index: int) -> None:
+        conn = Conn(id=ids[0], plan=plan, start=world.engine.now, addr=addresses[index % len(addresses)])
+        ids[0] += 1
+        world.client_start(conn)
+
+    return start
 
 
 class _Sampler:
@@ -216,13 +197,13 @@ def simulate(
             close_after=group.close_after,
             connect_timeout=group.connect_timeout,
         )
-        _Feeder(engine, world, times, plan, next_id, group.sources)
+        _Feeder(engine, times, _client_starter(world, plan, next_id, group.sources))
     attack_times = (
         arrival_times(scenario.attack, scenario.duration, np_rng)
         if scenario.attack is not None
         else np.zeros(0)
     )
-    _AttackFeeder(engine, world, attack_times)
+    _Feeder(engine, attack_times, lambda _index: world.attack_syn(None))
     sampler = _Sampler(engine, world, sample_interval(scenario.duration), scenario.duration)
     duration = scenario.duration
     progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
