@@ -1,6 +1,5 @@
 """Commands that use the real kernel in throwaway namespaces: lab (run, clean, verify), compare."""
 
-import platform
 import sys
 from pathlib import Path
 
@@ -76,25 +75,16 @@ def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool) -> No
       sudo tcpq compare examples/backlog-nobody-accepts.toml
       sudo tcpq compare examples/e2-final-ack-overflow.toml --json
     """
-    from tcpq.compare import compare
-    from tcpq.lab.runner import run_lab
+    from tcpq.app.fidelity import compare_scenario
     from tcpq.report.compare import render_comparison
     from tcpq.report.console import progress
     from tcpq.report.json import run_result_dict, to_jsonable
     from tcpq.scenario import load_scenario
-    from tcpq.sim.runner import simulate as run_simulation
 
     scenario = load_scenario(file, overrides)
-    # The lab runs the real kernel: the model predicts for that kernel too.
-    simulated = run_simulation(
-        scenario.model_copy(
-            update={"kernel": scenario.kernel.model_copy(update={"version": platform.release()})}
-        ),
-        origin=str(file),
-    )
     with progress(f"lab: {scenario.name}") as on_progress:
-        measured = run_lab(scenario, origin=str(file), on_progress=on_progress)
-    comparison = compare(simulated, measured)
+        result = compare_scenario(scenario, origin=str(file), on_progress=on_progress)
+    simulated, measured, comparison = result.sim, result.lab, result.comparison
     if as_json:
         click.echo(
             dumps(

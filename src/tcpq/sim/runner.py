@@ -165,13 +165,18 @@ def simulate(
     running_release: str | None = None,
     origin: str = "scenario",
     on_progress: Progress | None = None,
+    draw_seed: int | None = None,
 ) -> RunResult:
-    """Run one scenario through the model; deterministic for a given scenario and seed."""
+    """Run one scenario through the model; deterministic for a given scenario and seed.
+
+    `draw_seed` reseeds only the draws the lab cannot replay (service times, loss); arrivals
+    still come from the scenario's seed. `tcpq compare` uses it to measure their variance.
+    """
     version = choose_version(scenario, running_release)
     profile = profile_for(version)
     spaces = _namespaces(scenario, version, profile, origin)
     engine = Engine()
-    rng = random.Random(scenario.seed)
+    rng = random.Random(scenario.seed if draw_seed is None else f"{scenario.seed}:{draw_seed}")
     np_rng = np.random.default_rng(scenario.seed)
     listener = inet_csk_listen_start(spaces.server, scenario.server.port, scenario.server.backlog)
     world = World(

@@ -1,0 +1,1 @@
+"""Use-cases that combine faces (model + lab, host session, sweeps)."""
