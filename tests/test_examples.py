@@ -26,8 +26,10 @@ def test_backend_3s_late_old_vs_current_kernel() -> None:
     """Seed story: a dropped SYN costs 3 s on kernels before 3.1, 1 s since (kernel-model §15 e)."""
     old = simulate(EXAMPLES / "backend-3s-late-old-kernel.toml")
     new = simulate(EXAMPLES / "backend-3s-late-current-kernel.toml")
-    assert old["clients"]["connect_time_s"]["p99"] == pytest.approx(3.0)
-    assert new["clients"]["connect_time_s"]["p99"] == pytest.approx(1.0)
+    # The timer wheel fires a 3 s timer up to 256 ms late and a 1 s one up to 32 ms late
+    # (kernel-model §14.1, model/timing.py).
+    assert 3.0 <= old["clients"]["connect_time_s"]["p99"] <= 3.0 + 0.256
+    assert 1.0 <= new["clients"]["connect_time_s"]["p99"] <= 1.0 + 0.032
 
 
 def test_nginx_backlog_clamped() -> None:

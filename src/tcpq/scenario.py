@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from tcpq.errors import ScenarioError
+from tcpq.model.timing import REFERENCE_HOST, HostTiming
 from tcpq.units import ServiceTime, parse_duration, parse_rate, parse_service_time
 
 MAX_ATTEMPTS = 20_000_000  # bound on simulated connection attempts per run (memory, time)
@@ -182,6 +183,36 @@ class AttackSection(_Strict):
         return self
 
 
+def _durations(value: object) -> tuple[int, ...]:
+    """One duration, or a list of them (a measured distribution, drawn uniformly)."""
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ValueError("expected a duration or a non-empty list of durations")
+    return tuple(_duration(item) for item in values)
+
+
+class HostSection(_Strict):
+    """The host's speed (model/timing.py); defaults measured on the reference machine.
+
+    `tcpq lab calibrate` measures them on this machine and writes a file for `--host FILE`.
+    """
+
+    hz: int = Field(default=REFERENCE_HOST.hz, ge=0, le=10_000)
+    connect_gap: Duration = REFERENCE_HOST.connect_gap_us
+    packet_cost: Duration = REFERENCE_HOST.packet_us
+    wakeup: Annotated[tuple[int, ...], BeforeValidator(_durations)] = REFERENCE_HOST.wakeup_us
+    accept_cost: Duration = REFERENCE_HOST.accept_us
+
+    def timing(self) -> HostTiming:
+        return HostTiming(
+            hz=self.hz,
+            connect_gap_us=self.connect_gap,
+            packet_us=self.packet_cost,
+            wakeup_us=self.wakeup,
+            accept_us=self.accept_cost,
+        )
+
+
 class Scenario(_Strict):
     name: str
     duration: Duration
@@ -191,6 +222,7 @@ class Scenario(_Strict):
     clients: list[ClientGroup] = Field(min_length=1)
     network: NetworkSection = Field(default_factory=NetworkSection)
     attack: AttackSection | None = None
+    host: HostSection = Field(default_factory=HostSection)
 
     @model_validator(mode="after")
     def _bounded(self) -> "Scenario":

@@ -11,7 +11,7 @@ import contextlib
 import ctypes
 import json
 import random
-import selectors
+import select
 import socket
 import sys
 import threading
@@ -48,61 +48,87 @@ def listen(config: ServerConfig) -> socket.socket:
     return sock
 
 
-class Connections:
-    """Accepted connections served from one selector loop (immediate and rate modes)."""
+class EventLoop:
+    """One epoll loop over the listener and every accepted connection, as nginx runs one.
 
-    def __init__(self, request_mode: bool, close_delay_s: float) -> None:
-        self.selector = selectors.DefaultSelector()
-        self.request_mode = request_mode
-        self.close_delay_s = close_delay_s
+    `immediate`: whenever the listener is readable, accept() until EAGAIN. `rate`: at most one
+    accept() per 1/rate seconds; the listener leaves the interest set while the application
+    waits, so the loop sleeps instead of spinning. Connections: read, reply in request mode,
+    close on EOF (after `close_delay_s`).
+    """
+
+    def __init__(self, listener: socket.socket, config: ServerConfig) -> None:
+        self.listener = listener
+        self.config = config
+        self.epoll = select.epoll()
+        self.conns: dict[int, socket.socket] = {}
         self.closing: list[tuple[float, socket.socket]] = []
+        self.interval = 1.0 / config.rate if config.accept == "rate" else 0.0
+        self.next_accept = 0.0
+        self.listening = True
+        listener.setblocking(False)
+        self.epoll.register(listener.fileno(), select.EPOLLIN)
 
-    def add(self, conn: socket.socket) -> None:
-        conn.setblocking(False)
-        self.selector.register(conn, selectors.EVENT_READ)
-
-    def poll(self, timeout: float) -> None:
-        now = time.monotonic()
-        while self.closing and self.closing[0][0] <= now:
-            self.closing.pop(0)[1].close()
-        for key, _ in self.selector.select(timeout):
-            conn = key.fileobj
-            assert isinstance(conn, socket.socket)
+    def _accept_ready(self, now: float) -> None:
+        while True:
             try:
-                data = conn.recv(4096)
+                conn, _ = self.listener.accept()
             except BlockingIOError:
-                continue
-            except ConnectionResetError:
-                data = b""
-            if not data:  # the client closed: close ours (read() returned 0), maybe a little later
-                self.selector.unregister(conn)
-                if self.close_delay_s > 0:
-                    self.closing.append((time.monotonic() + self.close_delay_s, conn))
+                return
+            conn.setblocking(False)
+            self.conns[conn.fileno()] = conn
+            self.epoll.register(conn.fileno(), select.EPOLLIN)
+            if self.interval:
+                self.next_accept = now + self.interval
+                self._listen(False)
+                return
+
+    def _listen(self, on: bool) -> None:
+        if on != self.listening:
+            self.listening = on
+            self.epoll.modify(self.listener.fileno(), select.EPOLLIN if on else 0)
+
+    def _readable(self, fd: int) -> None:
+        conn = self.conns.get(fd)
+        if conn is None:
+            return
+        try:
+            data = conn.recv(4096)
+        except BlockingIOError:
+            return
+        except ConnectionResetError:
+            data = b""
+        if not data:  # the client closed: close ours (read() returned 0), maybe a little later
+            self.epoll.unregister(fd)
+            del self.conns[fd]
+            if self.config.close_delay_s > 0:
+                self.closing.append((time.monotonic() + self.config.close_delay_s, conn))
+            else:
+                conn.close()
+        elif self.config.request_mode:
+            with contextlib.suppress(OSError):
+                conn.send(REPLY)
+
+    def _timeout(self, now: float, deadline: float) -> float:
+        due = [deadline, now + 0.05]
+        if self.closing:
+            due.append(self.closing[0][0])
+        if not self.listening:
+            due.append(self.next_accept)
+        return max(0.0, min(due) - now)
+
+    def run(self, deadline: float) -> None:
+        listener_fd = self.listener.fileno()
+        while (now := time.monotonic()) < deadline:
+            while self.closing and self.closing[0][0] <= now:
+                self.closing.pop(0)[1].close()
+            if not self.listening and now >= self.next_accept:
+                self._listen(True)
+            for fd, _ in self.epoll.poll(self._timeout(now, deadline)):
+                if fd == listener_fd:
+                    self._accept_ready(time.monotonic())
                 else:
-                    conn.close()
-            elif self.request_mode:
-                with contextlib.suppress(OSError):
-                    conn.send(REPLY)
-
-
-def serve_loop(sock: socket.socket, config: ServerConfig, deadline: float) -> None:
-    conns = Connections(config.request_mode, config.close_delay_s)
-    sock.setblocking(False)
-    interval = 1.0 / config.rate if config.accept == "rate" else 0.0
-    next_accept = time.monotonic()
-    while time.monotonic() < deadline:
-        now = time.monotonic()
-        if now >= next_accept:
-            try:
-                conn, _ = sock.accept()
-            except BlockingIOError:
-                conn = None
-            if conn is not None:
-                conns.add(conn)
-                next_accept = now + interval
-                if config.accept == "immediate":
-                    continue
-        conns.poll(0.001 if config.accept == "rate" else 0.0005)
+                    self._readable(fd)
 
 
 def worker(
@@ -154,7 +180,7 @@ def main() -> None:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()) + 1)
     else:
-        serve_loop(sock, config, deadline)
+        EventLoop(sock, config).run(deadline)
 
 
 if __name__ == "__main__":

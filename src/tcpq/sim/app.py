@@ -4,12 +4,20 @@ Behaviours of the scenario's [server] section: never, immediate, a rate, or N wo
 service time; all start at `accept_after`. In request mode a connection is answered once it is
 accepted and its request has arrived; otherwise immediate/rate servers hold connections open
 and worker servers close them after their service time.
+
+Time on the host (model/timing.py): an application asleep in epoll_wait() or accept() runs
+only a wake-up latency after its listener becomes readable, and each accept() takes
+`accept_us`. An event loop (immediate) then accepts until EAGAIN and goes back to sleep; a
+worker blocked in accept() is woken for one connection (exclusive wait-queue entries wake one
+waiter per connection); a worker done with a connection calls accept() again without sleeping
+when the queue is not empty.
 """
 
 import random
 from collections.abc import Callable
 from typing import Protocol
 
+from tcpq.model.timing import HostTiming
 from tcpq.sim.conn import Conn, ServerState
 from tcpq.sim.engine import Engine
 from tcpq.units import Distribution, ServiceTime
@@ -19,6 +27,7 @@ class ServerHost(Protocol):
     """What the application needs from the simulated server namespace."""
 
     def accept(self) -> Conn | None: ...
+    def queued(self) -> int: ...
     def reply(self, conn: Conn) -> None: ...
     def close(self, conn: Conn) -> None: ...
 
@@ -26,10 +35,21 @@ class ServerHost(Protocol):
 class ServerApp:
     """Base: never accepts. Subclasses override `_drain`."""
 
-    def __init__(self, engine: Engine, host: ServerHost, accept_after: int, request_mode: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        host: ServerHost,
+        accept_after: int,
+        request_mode: bool,
+        timing: HostTiming,
+        rng: random.Random,
+    ) -> None:
         self.engine = engine
         self.host = host
         self.request_mode = request_mode
+        self.accept_us = timing.accept_us
+        self.rng = rng
+        self.wakeup = _wakeup_sampler(timing.wakeup_us, rng)
         self.started = accept_after <= 0
         if not self.started:
             engine.at(accept_after, self._start)
@@ -41,7 +61,10 @@ class ServerApp:
     def on_child(self) -> None:
         """A child was appended to the accept queue (the listener is readable)."""
         if self.started:
-            self._drain()
+            self._readable()
+
+    def _readable(self) -> None:
+        self._drain()
 
     def on_data(self, conn: Conn) -> None:
         """The request of an accepted connection arrived."""
@@ -64,40 +87,71 @@ class ServerApp:
 
 
 class ImmediateApp(ServerApp):
-    def _drain(self) -> None:
-        while (conn := self.host.accept()) is not None:
-            self._took(conn)
+    """An event loop: woken when the listener is readable, accept() until EAGAIN, sleep again."""
+
+    awake = False  # running its accept loop (or woken and about to)
+
+    def _readable(self) -> None:
+        if not self.awake:
+            self.awake = True
+            self.engine.after(self.wakeup(), self._loop)
+
+    def _start(self, _: object) -> None:
+        self.started = True
+        self.awake = True
+        self._loop(None)
+
+    def _loop(self, _: object) -> None:
+        conn = self.host.accept()
+        if conn is None:
+            self.awake = False  # EAGAIN: back to epoll_wait()
+            return
+        self._took(conn)
+        if self.accept_us:
+            self.engine.after(self.accept_us, self._loop)
+        else:
+            self._loop(None)
 
     def on_data(self, conn: Conn) -> None:
         self.host.reply(conn)
 
 
 class RateApp(ServerApp):
-    """One accept() every 1/rate seconds at most."""
+    """One accept() every 1/rate seconds at most; asleep in between."""
 
-    def __init__(self, engine: Engine, host: ServerHost, accept_after: int, request_mode: bool, rate: float):
+    next_accept = 0
+    wake_armed = False
+    interval = 1
+
+    def with_rate(self, rate: float) -> "RateApp":
         self.interval = max(1, round(1_000_000 / rate))
-        self.next_accept = accept_after
-        self.wake_armed = False
-        super().__init__(engine, host, accept_after, request_mode)
+        return self
+
+    def _readable(self) -> None:
+        if not self.wake_armed:
+            self.wake_armed = True
+            now = self.engine.now
+            self.engine.at(max(self.next_accept, now + self.wakeup()), self._wake)
+
+    def _start(self, _: object) -> None:
+        self.started = True
+        self.next_accept = self.engine.now
+        self._accept_one()
 
     def _wake(self, _: object) -> None:
         self.wake_armed = False
-        self._drain()
+        self._accept_one()
 
-    def _drain(self) -> None:
-        now = self.engine.now
-        if now < self.next_accept:
-            if not self.wake_armed:
-                self.wake_armed = True
-                self.engine.at(self.next_accept, self._wake)
-            return
+    def _accept_one(self) -> None:
         conn = self.host.accept()
         if conn is None:
             return
-        self.next_accept = now + self.interval
+        now = self.engine.now
+        self.next_accept = now + max(self.interval, self.accept_us)
         self._took(conn)
-        self._drain()
+        if self.host.queued():
+            self.wake_armed = True
+            self.engine.at(self.next_accept, self._wake)  # its timer: no wake-up from epoll
 
     def on_data(self, conn: Conn) -> None:
         self.host.reply(conn)
@@ -106,33 +160,48 @@ class RateApp(ServerApp):
 class WorkersApp(ServerApp):
     """N workers: each accepts, serves for the service time, then takes the next connection."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        host: ServerHost,
-        accept_after: int,
-        request_mode: bool,
-        workers: int,
-        service: ServiceTime,
-        rng: random.Random,
-    ):
-        self.idle = workers
-        self.service_time = _sampler(service, rng)
-        super().__init__(engine, host, accept_after, request_mode)
+    idle = 0  # workers blocked in accept()
+    waking = 0  # woken, not yet running
+    service_time: Callable[[], int] = staticmethod(lambda: 0)
 
-    def _drain(self) -> None:
-        while self.idle > 0 and (conn := self.host.accept()) is not None:
+    def with_pool(self, workers: int, service: ServiceTime) -> "WorkersApp":
+        self.idle = workers
+        self.service_time = _sampler(service, self.rng)
+        return self
+
+    def _readable(self) -> None:
+        # One exclusive waiter woken per connection queued and not yet claimed.
+        while self.idle > 0 and self.waking < self.host.queued():
             self.idle -= 1
-            conn.waiting_worker = True
-            if not self.request_mode or conn.data_at_server:
-                self._serve(conn)
+            self.waking += 1
+            self.engine.after(self.wakeup(), self._woken)
+
+    def _start(self, _: object) -> None:
+        self.started = True
+        while self.idle > 0 and self.host.queued() > 0:
+            self.idle -= 1
+            self._take()
+
+    def _woken(self, _: object) -> None:
+        self.waking -= 1
+        self._take()
+
+    def _take(self) -> None:
+        """A running worker calls accept(); it blocks again (idle) when the queue is empty."""
+        conn = self.host.accept()
+        if conn is None:
+            self.idle += 1
+            return
+        conn.waiting_worker = True
+        if not self.request_mode or conn.data_at_server:
+            self._serve(conn)
 
     def on_data(self, conn: Conn) -> None:
         if conn.waiting_worker:
             self._serve(conn)
 
     def _serve(self, conn: Conn) -> None:
-        self.engine.at(self.engine.now + self.service_time(), self._done, conn)
+        self.engine.at(self.engine.now + self.accept_us + self.service_time(), self._done, conn)
 
     def _done(self, conn: Conn) -> None:
         conn.waiting_worker = False
@@ -142,8 +211,7 @@ class WorkersApp(ServerApp):
                 self.host.close(conn)
         else:
             self.host.close(conn)
-        self.idle += 1
-        self._drain()
+        self._take()
 
 
 def _sampler(service: ServiceTime, rng: random.Random) -> Callable[[], int]:
@@ -151,3 +219,12 @@ def _sampler(service: ServiceTime, rng: random.Random) -> Callable[[], int]:
     if service.distribution is Distribution.FIXED:
         return lambda: mean
     return lambda: round(rng.expovariate(1.0 / mean)) if mean > 0 else 0
+
+
+def _wakeup_sampler(quantiles: tuple[int, ...], rng: random.Random) -> Callable[[], int]:
+    """Draw a wake-up latency from its measured quantiles (uniformly; one value: fixed)."""
+    if len(quantiles) == 1:
+        value = quantiles[0]
+        return lambda: value
+    values = list(quantiles)
+    return lambda: rng.choice(values)

@@ -9,6 +9,10 @@ Most events are scheduled a *fixed delay* after now: SYN and SYN-ACK retransmiss
 time order, so each delay gets a FIFO lane instead of the heap; a small heap of lane heads picks
 the next one. Order is still exactly (time, sequence). With a million pending SYN timers this
 halves the cost of scheduling (docs/benchmarks.md).
+
+Kernel timers fire on timer-wheel boundaries (model/timing.py), so many of them share one
+absolute expiry: `at_bucket` gives each such instant a lane of its own (a bucket; times all
+equal), removed once it has run.
 """
 
 from collections import deque
@@ -22,7 +26,7 @@ MAX_LANES = 256  # distinct delays given a lane; others (e.g. random service tim
 
 
 class Engine:
-    __slots__ = ("_heads", "_heap", "_lanes", "_seq", "now")
+    __slots__ = ("_delay_lanes", "_heads", "_heap", "_lanes", "_seq", "now")
 
     def __init__(self) -> None:
         self.now = 0
@@ -30,6 +34,7 @@ class Engine:
         self._lanes: dict[int, deque[Event]] = {}
         self._heads: list[tuple[int, int, int]] = []  # (time, seq, delay) of each non-empty lane's head
         self._seq = 0
+        self._delay_lanes = 0
 
     def at(self, when: int, action: Action, arg: Any = None) -> None:
         """Run `action(arg)` at time `when` (never before now)."""
@@ -40,15 +45,30 @@ class Engine:
         """Run `action(arg)` `delay` µs from now (the common case: a FIFO lane per delay)."""
         lane = self._lanes.get(delay)
         if lane is None:
-            if len(self._lanes) >= MAX_LANES or delay < 0:
+            if self._delay_lanes >= MAX_LANES or delay < 0:
                 self.at(self.now + delay, action, arg)
                 return
             lane = self._lanes[delay] = deque()
+            self._delay_lanes += 1
         when = self.now + delay
         seq = self._seq
         self._seq = seq + 1
         if not lane:
             heappush(self._heads, (when, seq, delay))
+        lane.append((when, seq, action, arg))
+
+    def at_bucket(self, when: int, action: Action, arg: Any = None) -> None:
+        """Run `action(arg)` at `when`, an instant many events share (a timer-wheel bucket)."""
+        if when < self.now:
+            raise ValueError(f"event scheduled in the past: {when} < {self.now}")
+        key = -1 - when  # delays are >= 0: negative keys are buckets
+        lane = self._lanes.get(key)
+        seq = self._seq
+        self._seq = seq + 1
+        if lane is None:
+            lane = self._lanes[key] = deque()
+        if not lane:
+            heappush(self._heads, (when, seq, key))
         lane.append((when, seq, action, arg))
 
     def run(self, until: int, on_progress: Callable[[int], None] | None = None, every: int = 0) -> None:
@@ -74,6 +94,8 @@ class Engine:
                 if lane:
                     following = lane[0]
                     heappush(heads, (following[0], following[1], head[2]))
+                elif head[2] < 0:
+                    del lanes[head[2]]  # a bucket runs once
             else:
                 when = heap[0][0]
                 if when > until:

@@ -14,6 +14,7 @@ from tcpq.model import mib
 from tcpq.model.client import Outcome
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
+from tcpq.model.timing import HostTiming
 from tcpq.scenario import Scenario
 from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, WorkersApp
 from tcpq.sim.arrivals import arrival_times
@@ -73,20 +74,21 @@ def _namespaces(scenario: Scenario, version: KernelVersion, profile: Profile, or
     )
 
 
-def _make_app(scenario: Scenario, engine: Engine, world: World, rng: random.Random) -> ServerApp:
+def _make_app(
+    scenario: Scenario, engine: Engine, world: World, timing: HostTiming, rng: random.Random
+) -> ServerApp:
     server = scenario.server
     request_mode = any(group.request for group in scenario.clients)
+    args = (engine, world, server.accept_after, request_mode, timing, rng)
     if server.workers is not None and server.service_time is not None:
-        return WorkersApp(
-            engine, world, server.accept_after, request_mode, server.workers, server.service_time, rng
-        )
+        return WorkersApp(*args).with_pool(server.workers, server.service_time)
     accept = server.accept if server.accept is not None else "immediate"
     if accept == "never":
-        return ServerApp(engine, world, server.accept_after, request_mode)
+        return ServerApp(*args)
     if accept == "immediate":
-        return ImmediateApp(engine, world, server.accept_after, request_mode)
+        return ImmediateApp(*args)
     assert isinstance(accept, float)
-    return RateApp(engine, world, server.accept_after, request_mode, accept)
+    return RateApp(*args).with_rate(accept)
 
 
 class _Feeder:
@@ -111,16 +113,37 @@ class _Feeder:
             self.engine.at(times[self.index], self._arrive)
 
 
-def _client_starter(world: World, plan: GroupPlan, ids: list[int], sources: int) -> Callable[[int], None]:
-    """Start the index-th client of a group, its source address taken round-robin."""
-    addresses = [world.new_address() for _ in range(sources)]
+class _ClientProgram:
+    """The client program: one connect() call at a time, `connect_gap_us` apart at the most
+    (model/timing.py), so a burst of N clients takes N gaps to issue."""
 
-    def start(index: int) -> None:
-        conn = Conn(id=ids[0], plan=plan, start=world.engine.now, addr=addresses[index % len(addresses)])
-        ids[0] += 1
-        world.client_start(conn)
+    def __init__(self, world: World, gap_us: int) -> None:
+        self.world = world
+        self.gap = gap_us
+        self.free_at = 0  # when the program can make its next connect() call
+        self.next_id = 0
 
-    return start
+    def starter(self, plan: GroupPlan, sources: int) -> Callable[[int], None]:
+        """Start the index-th client of a group, its source address taken round-robin."""
+        world = self.world
+        addresses = [world.new_address() for _ in range(sources)]
+
+        def start(index: int) -> None:
+            conn = Conn(id=self.next_id, plan=plan, start=0, addr=addresses[index % len(addresses)])
+            self.next_id += 1
+            now = world.engine.now
+            when = max(now, self.free_at)
+            self.free_at = when + self.gap
+            if when == now:
+                self._connect(conn)
+            else:
+                world.engine.at(when, self._connect, conn)
+
+        return start
+
+    def _connect(self, conn: Conn) -> None:
+        conn.start = self.world.engine.now
+        self.world.client_start(conn)
 
 
 class _Sampler:
@@ -176,6 +199,7 @@ def simulate(
     profile = profile_for(version)
     spaces = _namespaces(scenario, version, profile, origin)
     engine = Engine()
+    timing = scenario.host.timing()
     rng = random.Random(scenario.seed if draw_seed is None else f"{scenario.seed}:{draw_seed}")
     np_rng = np.random.default_rng(scenario.seed)
     listener = inet_csk_listen_start(spaces.server, scenario.server.port, scenario.server.backlog)
@@ -188,10 +212,11 @@ def simulate(
         loss=scenario.network.loss,
         drop_filter=scenario.network.filter,
         rng=rng,
+        host=timing,
     )
-    world.app = _make_app(scenario, engine, world, rng)
+    world.app = _make_app(scenario, engine, world, timing, rng)
     world.close_delay = scenario.server.close_delay
-    next_id = [0]
+    program = _ClientProgram(world, timing.connect_gap_us)
     attempted = 0
     for group in scenario.clients:
         times = arrival_times(group, scenario.duration, np_rng)
@@ -202,7 +227,7 @@ def simulate(
             close_after=group.close_after,
             connect_timeout=group.connect_timeout,
         )
-        _Feeder(engine, times, _client_starter(world, plan, next_id, group.sources))
+        _Feeder(engine, times, program.starter(plan, group.sources))
     attack_times = (
         arrival_times(scenario.attack, scenario.duration, np_rng)
         if scenario.attack is not None

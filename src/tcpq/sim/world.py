@@ -6,8 +6,9 @@ ACK) are never lost: loss matters here only for connection establishment.
 """
 
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
+from typing import Any
 
 from tcpq.model import client as mclient
 from tcpq.model import listener as mlistener
@@ -17,6 +18,7 @@ from tcpq.model.constants import TCP_DELACK_MIN_US
 from tcpq.model.listener import AckVerdict, CookieVerdict, Listener, SynVerdict
 from tcpq.model.netns import Netns
 from tcpq.model.reqsk import RequestSock, TimerVerdict, reqsk_timer_handler
+from tcpq.model.timing import IDEAL_HOST, HostTiming, timer_wheel_expiry
 from tcpq.scenario import FilterSection
 from tcpq.sim.app import ServerApp
 from tcpq.sim.conn import ClientAddress, ClientState, Conn, ServerState
@@ -41,13 +43,23 @@ class World:
         loss: float,
         drop_filter: FilterSection | None,
         rng: random.Random,
+        host: HostTiming = IDEAL_HOST,
     ) -> None:
         self.engine = engine
+        self.host = host
+        self.hz = host.hz
+        self.packet_us = host.packet_us
+        # The softirq backlog (kernel-model §14.2): packets sent from process context are
+        # processed at once when it is empty (the handshake completes inside connect()); packets
+        # sent from a timer are queued and processed after every timer of that tick has run,
+        # so a batch of retransmitted SYNs is handled before the first of their final ACKs.
+        self.backlog: deque[tuple[Handler, Conn]] = deque()
+        self.softirq_busy = False  # a drain of the backlog is under way or scheduled
+        self.inline_busy = False  # process context is draining the backlog now
         self.server_ns = server_ns
         self.client_ns = client_ns
         self.listener = listener
         self.one_way = rtt_us // 2
-        self.lossless_loopback = self.one_way == 0 and loss == 0
         self.rtt = rtt_us
         self.loss = loss
         self.filter = drop_filter
@@ -68,23 +80,61 @@ class World:
         self.synack_timeout = server_ns.profile.initial_rto_ms * 1000
 
     # -- delivery ---------------------------------------------------------------------------
-    def _timer(self, when: int, action: Handler | Callable[[RequestSock], None], arg: object) -> None:
-        """Arm a kernel timer: its delay from now is one of a few values, so it gets a FIFO lane."""
-        self.engine.after(when - self.engine.now, action, arg)
+    def _timer(self, when: int, action: Callable[[Any], None], arg: object) -> None:
+        """Arm a kernel timer for `when` (the model's `jiffies + timeout`): it fires on its
+        timer-wheel boundary, a bucket many timers share (model/timing.py)."""
+        now = self.engine.now
+        self.engine.at_bucket(timer_wheel_expiry(now, when - now, self.hz), action, arg)
 
     def _send(self, handler: Handler, conn: Conn) -> None:
+        """A packet sent from process context (connect(), send(), close())."""
         if self.loss and self.random() < self.loss:
             return
-        if self.one_way == 0:
-            handler(conn)  # loopback: the peer runs in the same softirq (kernel-model §14.2)
-        else:
-            self.engine.after(self.one_way, handler, conn)
+        self._send_reliably(handler, conn)
 
     def _send_reliably(self, handler: Handler, conn: Conn) -> None:
-        if self.one_way == 0:
-            handler(conn)
-        else:
+        if self.one_way:
             self.engine.after(self.one_way, handler, conn)
+            return
+        self.backlog.append((handler, conn))
+        if not (self.inline_busy or self.softirq_busy):
+            self._drain_inline()
+
+    def _send_from_timer(self, handler: Handler, conn: Conn) -> None:
+        """A packet sent by a kernel timer: queued behind everything else this tick."""
+        if self.loss and self.random() < self.loss:
+            return
+        if self.one_way:
+            self.engine.after(self.one_way, handler, conn)
+            return
+        self.backlog.append((handler, conn))
+        if not self.softirq_busy:
+            self.softirq_busy = True
+            self.engine.after(0, self._drain_softirq, None)
+
+    def _drain_inline(self) -> None:
+        self.inline_busy = True
+        backlog = self.backlog
+        while backlog:
+            handler, conn = backlog.popleft()
+            handler(conn)
+        self.inline_busy = False
+
+    def _drain_softirq(self, _: object) -> None:
+        """net_rx_action(): one packet per `packet_us`, in arrival order, until the backlog is empty."""
+        backlog = self.backlog
+        cost = self.packet_us
+        if cost == 0:
+            while backlog:
+                handler, conn = backlog.popleft()
+                handler(conn)
+        elif backlog:
+            handler, conn = backlog.popleft()
+            handler(conn)
+            if backlog:
+                self.engine.after(cost, self._drain_softirq, None)
+                return
+        self.softirq_busy = False
 
     def _filtered(self, bare_ack: bool) -> bool:
         rule = self.filter
@@ -129,28 +179,23 @@ class World:
         conn.port = port
         conn.state = ClientState.SYN_SENT
         sock = conn.sock = mclient.tcp_connect(self.client_ns, conn.id, now)
-        self.engine.after(sock.rto_us, self.client_syn_timer, conn)
+        self._timer(now + sock.rto_us, self.client_syn_timer, conn)
         if conn.plan.connect_timeout is not None:
             self.engine.after(conn.plan.connect_timeout, self.client_app_timeout, conn)
         self._send(self.server_syn, conn)
 
     def client_syn_timer(self, conn: Conn) -> None:
-        # The simulator's hottest handler (every SYN retransmission of every blocked client):
-        # _timer and _send are inlined, which measurably speeds up overloaded scenarios.
+        # The simulator's hottest handler (every SYN retransmission of every blocked client).
         if conn.state != ClientState.SYN_SENT:
             return
         assert conn.sock is not None
-        engine = self.engine
-        now = engine.now
+        now = self.engine.now
         nxt = tcp_retransmit_syn(self.client_ns, conn.sock, now)
         if nxt is None:
             self._fail(conn, Outcome.TIMED_OUT)
             return
-        engine.after(nxt - now, self.client_syn_timer, conn)
-        if self.lossless_loopback:
-            self.server_syn(conn)
-        else:
-            self._send(self.server_syn, conn)
+        self._timer(nxt, self.client_syn_timer, conn)
+        self._send_from_timer(self.server_syn, conn)
 
     def client_app_timeout(self, conn: Conn) -> None:
         if conn.state == ClientState.SYN_SENT:
@@ -197,7 +242,7 @@ class World:
             self._fail(conn, Outcome.TIMED_OUT)
             return
         self._timer(nxt, self.client_data_timer, conn)
-        self._send(self.server_data, conn)
+        self._send_from_timer(self.server_data, conn)
 
     def client_data_acked(self, conn: Conn) -> None:
         conn.data_unacked = False
@@ -284,7 +329,7 @@ class World:
         if conn.srv == ServerState.REQUEST:
             req = listener.requests[conn.id]
             if mlistener.tcp_check_req_syn(self.server_ns, req, now=now) is _SYNACK:
-                self._timer(req.expires_us, self.server_req_timer, req)
+                self._arm_request(req)
                 self._send(self.client_synack, conn)
             return
         if conn.srv != ServerState.NONE:
@@ -301,7 +346,7 @@ class World:
             conn.srv = ServerState.REQUEST
             self.live[conn.id] = conn
             req = listener.requests[conn.id]
-            self._timer(req.expires_us, self.server_req_timer, req)
+            self._arm_request(req)
             if listener.qlen > self.syn_peak:
                 self.syn_peak = listener.qlen
             self._send(self.client_synack, conn)
@@ -323,14 +368,18 @@ class World:
         )
         if verdict is _REQUEST:
             req = listener.requests[conn_id]
-            self._timer(req.expires_us, self.server_req_timer, req)
+            self._arm_request(req)
             if listener.qlen > self.syn_peak:
                 self.syn_peak = listener.qlen
 
-    def server_req_timer(self, req: RequestSock) -> None:
+    def _arm_request(self, req: RequestSock) -> None:
+        self._timer(req.expires_us, self.server_req_timer, (req, req.expires_us))
+
+    def server_req_timer(self, armed: tuple[RequestSock, int]) -> None:
         listener = self.listener
         now = self.engine.now
-        if listener.requests.get(req.conn) is not req or req.expires_us != now:
+        req, expires = armed
+        if listener.requests.get(req.conn) is not req or req.expires_us != expires:
             return  # expired, completed, reset, or pushed out by a retransmitted SYN
         was_young = req.young
         verdict = reqsk_timer_handler(
@@ -344,9 +393,9 @@ class World:
             return
         if was_young:
             listener.young -= 1
-        self._timer(req.expires_us, self.server_req_timer, req)
+        self._arm_request(req)
         if verdict is TimerVerdict.RESENT and req.conn >= 0:
-            self._send(self.client_synack, self.live[req.conn])
+            self._send_from_timer(self.client_synack, self.live[req.conn])
 
     def server_bare_ack(self, conn: Conn) -> None:
         if not self._filtered(bare_ack=True):
@@ -461,6 +510,9 @@ class World:
         conn = self.live[conn_id]
         conn.srv = ServerState.ACCEPTED
         return conn
+
+    def queued(self) -> int:
+        return self.listener.acceptq_len
 
     def reply(self, conn: Conn) -> None:
         if conn.srv == ServerState.ACCEPTED:
