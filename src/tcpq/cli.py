@@ -70,8 +70,19 @@ def main(ctx: click.Context) -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Also write the RunResult as JSON to this file.",
 )
+@click.option(
+    "--host",
+    "host_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The host's speed from `tcpq lab calibrate` (a [host] table); default: the reference machine.",
+)
 def simulate(
-    file: Path, overrides: tuple[str, ...], seed: int | None, as_json: bool, out: Path | None
+    file: Path,
+    overrides: tuple[str, ...],
+    seed: int | None,
+    as_json: bool,
+    out: Path | None,
+    host_file: Path | None,
 ) -> None:
     """Predict what a scenario does to a service, with the kernel model.
 
@@ -80,12 +91,13 @@ def simulate(
       tcpq simulate examples/backlog-nobody-accepts.toml
       tcpq simulate examples/nginx-somaxconn-128.toml --set kernel.sysctl.net.core.somaxconn=4096
       tcpq simulate examples/synflood-cookies-1.toml --json --out result.json
+      tcpq simulate examples/java-backlog-50.toml --host host.toml
     """
     from tcpq.scenario import load_scenario
     from tcpq.sim.runner import simulate as run_simulation
 
     all_overrides = (*overrides, f"seed={seed}") if seed is not None else overrides
-    scenario = load_scenario(file, all_overrides)
+    scenario = load_scenario(file, all_overrides, host_file=host_file)
     from tcpq.report.console import progress
 
     with progress(f"simulating {scenario.name}") as on_progress:

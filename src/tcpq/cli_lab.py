@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from tcpq.cli_common import emit_run_result, stdout
+from tcpq.errors import TcpqError
 from tcpq.report.json import dumps
 
 
@@ -60,11 +61,54 @@ def lab_clean() -> None:
     click.echo(f"removed {len(removed)} stale namespace(s)" + (f": {', '.join(removed)}" if removed else ""))
 
 
+@lab.command("calibrate")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the [host] file here."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the measured values as JSON.")
+def lab_calibrate(out: Path | None, as_json: bool) -> None:
+    """Measure this machine's speed for the model (root): wake-up, accept(), connect(), packets.
+
+    Writes a [host] file for `tcpq simulate --host FILE`; `tcpq compare` uses the same values
+    (kept per boot in ~/.cache/tcpq). docs/scenarios.md ("[host]") says what each one is.
+
+    \b
+    Examples:
+      sudo tcpq lab calibrate
+      sudo tcpq lab calibrate --out host.toml && tcpq simulate examples/java-backlog-50.toml --host host.toml
+    """
+    from tcpq.app.calibration import cache_path, save
+    from tcpq.lab.calibrate import calibrate
+    from tcpq.report.calibrate import render_calibration
+    from tcpq.report.console import progress
+    from tcpq.report.json import to_jsonable
+
+    with progress("calibrating the host") as on_progress:
+        calibration = calibrate(on_progress)
+    written = [save(calibration)]
+    if out is not None:
+        try:
+            written.append(save(calibration, out))
+        except OSError as exc:
+            raise TcpqError(f"cannot write {out}: {exc.strerror}") from None
+    if as_json:
+        click.echo(dumps({**to_jsonable(calibration), "files": [str(path) for path in written]}))
+    else:
+        stdout().print(render_calibration(calibration, written))
+    assert written[0] == cache_path()
+
+
 @click.command("compare")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a scenario key.")
 @click.option("--json", "as_json", is_flag=True, help="Print both results and the comparison as JSON.")
-def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--host",
+    "host_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The model's [host] from this file instead of this machine's calibration.",
+)
+def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool, host_file: Path | None) -> None:
     """Run FILE through the model and on the real kernel (root); compare them metric by metric.
 
     Exit status 1 when a metric is outside tolerance (counts ±2 % or ±2; connect-time
@@ -83,7 +127,9 @@ def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool) -> No
 
     scenario = load_scenario(file, overrides)
     with progress(f"lab: {scenario.name}") as on_progress:
-        result = compare_scenario(scenario, origin=str(file), on_progress=on_progress)
+        result = compare_scenario(
+            scenario, origin=str(file), on_progress=on_progress, host_file=host_file
+        )
     simulated, measured, comparison = result.sim, result.lab, result.comparison
     if as_json:
         click.echo(
@@ -134,3 +180,43 @@ def lab_verify(long_checks: bool, as_json: bool) -> None:
         stdout().print(render_checks(results))
     if any(result.verdict is Verdict.FAIL for result in results):
         sys.exit(1)
+
+
+@lab.command("fuzz", context_settings={"ignore_unknown_options": True})
+@click.argument("count", metavar="N")
+@click.option("--seed", type=int, default=None, help="Draw scenarios with this seed (default: a new one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts and causes as JSON.")
+@click.option(
+    "--keep",
+    "keep_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where disagreeing scenarios are written (default ./tcpq-fuzz-SEED/, made only if needed).",
+)
+def lab_fuzz(count: str, seed: int | None, as_json: bool, keep_dir: Path | None) -> None:
+    """Compare the model with this kernel on N random scenarios (root); group what differs.
+
+    Each scenario is short (1-10 s of lab time); every disagreeing one is kept as
+    DIR/fuzz-SEED-K.toml, rerun with `sudo tcpq compare FILE`. Exit status 0 when all agree,
+    1 when any differs, 2 on bad input, 130 when interrupted (the summary is still printed).
+
+    \b
+    Examples:
+      sudo tcpq lab fuzz 60 --seed 1
+      sudo tcpq lab fuzz 20 --seed 7 --json --keep /tmp/fuzz
+    """
+    from tcpq.app.fuzz import check_request, default_keep_dir, exit_status, new_seed, parse_count, run_fuzz
+    from tcpq.report.console import steps
+    from tcpq.report.fuzz import fuzz_dict, render_fuzz
+
+    total = parse_count(count)
+    seed = new_seed() if seed is None else seed
+    keep = default_keep_dir(seed) if keep_dir is None else keep_dir
+    check_request(keep)
+    with steps(total) as show:
+        report = run_fuzz(seed, total, keep, on_progress=show)
+    if as_json:
+        click.echo(dumps(fuzz_dict(report)))
+    else:
+        stdout().print(render_fuzz(report))
+    sys.exit(exit_status(report))

@@ -200,16 +200,26 @@ class HostSection(_Strict):
     hz: int = Field(default=REFERENCE_HOST.hz, ge=0, le=10_000)
     connect_gap: Duration = REFERENCE_HOST.connect_gap_us
     packet_cost: Duration = REFERENCE_HOST.packet_us
+    inline_packet_cost: Duration = REFERENCE_HOST.inline_packet_us
     wakeup: Annotated[tuple[int, ...], BeforeValidator(_durations)] = REFERENCE_HOST.wakeup_us
     accept_cost: Duration = REFERENCE_HOST.accept_us
+    behind_client: float = Field(default=REFERENCE_HOST.behind_client, ge=0.0, le=1.0)
+    slice: Duration = REFERENCE_HOST.slice_us
+    warm_wakeup: Duration = REFERENCE_HOST.warm_wakeup_us
+    cold_after: Duration = REFERENCE_HOST.cold_after_us
 
     def timing(self) -> HostTiming:
         return HostTiming(
             hz=self.hz,
             connect_gap_us=self.connect_gap,
             packet_us=self.packet_cost,
+            inline_packet_us=self.inline_packet_cost,
             wakeup_us=self.wakeup,
             accept_us=self.accept_cost,
+            behind_client=self.behind_client,
+            slice_us=self.slice,
+            warm_wakeup_us=self.warm_wakeup,
+            cold_after_us=self.cold_after,
         )
 
 
@@ -304,17 +314,43 @@ def apply_override(data: dict[str, Any], path: list[str], value: object, origin:
     node[path[-1]] = value
 
 
-def load_scenario(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read, override and validate a scenario file; every failure is a one-line ScenarioError."""
+def _read_toml(path: Path | str) -> dict[str, Any]:
     origin = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{origin}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{origin}: not valid TOML: {exc}") from None
+
+
+def load_host_table(path: Path | str) -> dict[str, Any]:
+    """The [host] table of a file `tcpq lab calibrate` wrote (or any file with one)."""
+    data = _read_toml(path)
+    table = data.get("host")
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{path}: no [host] table (write one with `sudo tcpq lab calibrate`)")
+    try:
+        HostSection.model_validate(table)
+    except ValidationError as exc:
+        raise ScenarioError(_describe(exc, str(path)).args[0].replace(": ", ": host.", 1)) from None
+    return table
+
+
+def load_scenario(
+    path: Path | str, overrides: list[str] | tuple[str, ...] = (), host_file: Path | str | None = None
+) -> Scenario:
+    """Read, override and validate a scenario file; every failure is a one-line ScenarioError.
+
+    `host_file`: a file with a [host] table (`tcpq lab calibrate`) whose keys win over the
+    scenario's own [host]; `--set host.X` still wins over both.
+    """
+    origin = str(path)
+    data = _read_toml(path)
+    if host_file is not None:
+        data["host"] = {**data.get("host", {}), **load_host_table(host_file)}
     for text_override in overrides:
         key_path, value = parse_override(text_override)
         apply_override(data, key_path, value, origin)

@@ -2,6 +2,10 @@
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tcpq.model.timing import HostTiming
 
 
 class Source(StrEnum):
@@ -28,6 +32,10 @@ class ListenerSummary:
     syn_queue_limit: int
     clamped_by_somaxconn: bool
     sk_drops: int
+    # False: the peak is a lower bound (the lab's samples may have missed it; the simulator's
+    # peaks are always exact). The lab says which, from counters that prove a full queue.
+    accept_queue_peak_exact: bool = True
+    syn_queue_peak_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -231,3 +239,14 @@ class CheckResult:
     verdict: Verdict
     reference: str
     note: str = ""
+
+
+# -- lab calibrate: the host's speed ---------------------------------------------------------
+@dataclass(frozen=True)
+class Calibration:
+    """What `tcpq lab calibrate` measured (model/timing.py HostTiming, and how many samples)."""
+
+    kernel: str
+    timing: "HostTiming"
+    samples: dict[str, int]
+    notes: list[str] = field(default_factory=list)

@@ -42,6 +42,7 @@ def test_e1_accept_queue_capacity() -> None:
     data = lab_json("backlog-nobody-accepts.toml")
     assert data["clients"]["connected"] == 5 and data["clients"]["pending"] == 4
     assert data["listener"]["accept_queue_limit"] == 4 and data["listener"]["accept_queue_peak"] == 5
+    assert data["listener"]["accept_queue_peak_exact"]  # ListenOverflows moved: it was full
     assert data["counters"]["TcpExtListenOverflows"] == 16 == data["counters"]["TcpExtListenDrops"]
     assert data["client_counters"]["TcpExtTCPSynRetrans"] == 12
 

@@ -2,11 +2,13 @@
 
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from tcpq.compare import Comparison, compare
-from tcpq.scenario import Scenario
+from tcpq.compare import DRAW_SEEDS, Comparison, compare
+from tcpq.scenario import HostSection, Scenario, load_host_table
 from tcpq.types import RunResult
+from tcpq.units import Distribution
 
 Progress = Callable[[float], None]
 
@@ -25,13 +27,65 @@ def for_running_kernel(scenario: Scenario) -> Scenario:
     )
 
 
+def unreplayed_draws(scenario: Scenario) -> list[str]:
+    """The scenario's random draws the lab makes afresh instead of replaying the simulator's.
+
+    Arrival times are replayed (the lab uses the simulator's seeded draws); what the real machine
+    draws by itself is what `simulate(draw_seed=k)` reseeds: exponential service times, packet
+    loss, and the server's wake-up latency when `host.wakeup` is a distribution and it accepts.
+    """
+    drawn = []
+    service = scenario.server.service_time
+    if service is not None and service.distribution is Distribution.EXPONENTIAL:
+        drawn.append("exponential service times (server.service_time)")
+    if scenario.network.loss > 0:
+        drawn.append(f"packet loss (network.loss = {scenario.network.loss:g})")
+    if len(set(scenario.host.wakeup)) > 1 and scenario.server.accept != "never":
+        drawn.append("the server's wake-up latencies (host.wakeup)")
+    return drawn
+
+
+def with_measured_host(scenario: Scenario, host_file: Path | None = None) -> tuple[Scenario, str]:
+    """The scenario with this machine's measured [host] (`tcpq lab calibrate`, kept per boot;
+    measured now if missing), or `host_file`'s; and the note that says which was used."""
+    from tcpq.app.calibration import host_table
+
+    if host_file is not None:
+        table: dict[str, object] = load_host_table(host_file)
+        source = str(host_file)
+    else:
+        measured = host_table()
+        assert measured is not None
+        table, path = measured
+        source = f"measured on this machine by `tcpq lab calibrate` ({path})"
+    host = HostSection.model_validate(table)
+    return scenario.model_copy(update={"host": host}), f"model: host timing {source}"
+
+
 def compare_scenario(
-    scenario: Scenario, *, origin: str = "scenario", on_progress: Progress | None = None
+    scenario: Scenario,
+    *,
+    origin: str = "scenario",
+    on_progress: Progress | None = None,
+    host_file: Path | None = None,
 ) -> ScenarioComparison:
-    """Simulate the scenario for the running kernel, run it in the lab, compare the two."""
+    """Simulate the scenario for the running kernel, run it in the lab, compare the two.
+
+    The model side uses the host's speed measured on this machine (the lab's own programs,
+    `tcpq lab calibrate`), never values fitted to this scenario; `host_file` overrides it.
+    With draws the lab cannot replay, DRAW_SEEDS more simulations with other draw seeds give
+    each metric's spread, and compare() widens a tolerance to 3 standard deviations of it.
+    """
     from tcpq.lab.runner import run_lab
     from tcpq.sim.runner import simulate
 
-    simulated = simulate(for_running_kernel(scenario), origin=origin)
+    modelled, host_note = with_measured_host(for_running_kernel(scenario), host_file)
+    simulated = simulate(modelled, origin=origin)
+    drawn = unreplayed_draws(modelled)
+    draws = (
+        [simulate(modelled, origin=origin, draw_seed=k) for k in range(1, DRAW_SEEDS + 1)] if drawn else []
+    )
     measured = run_lab(scenario, origin=origin, on_progress=on_progress)
-    return ScenarioComparison(simulated, measured, compare(simulated, measured))
+    comparison = compare(simulated, measured, draws, drawn)
+    comparison = replace(comparison, notes=[host_note, *comparison.notes])
+    return ScenarioComparison(simulated, measured, comparison)

@@ -3,8 +3,9 @@
 The lab's runner calls, in this order: `LabAttack.start()` (after the server listens, before the
 counters are read: it adds the attacker namespace, the rule that swallows the server's SYN-ACKs
 to the spoofed sources, and starts the attacker program, which builds its first packets and
-says "ready"), `go()` right after the clients' "go", `finish()` once the duration is over
-(bounded wait for the attacker's report), and `apply()` on the RunResult (attack_syns, notes).
+says "ready"), `go(t0)` right after the clients' "go" with the same shared start T0 (each SYN
+leaves at T0 + its time), `finish()` once the duration is over (bounded wait for the attacker's
+report), and `apply()` on the RunResult (attack_syns, notes).
 
 Where the traffic goes (all of it inside tcpq's namespaces): the attacker program sends from
 `tcpq-<pid>-atk` over its own veth to the server's address with sources in 127.1.0.0/16. The
@@ -25,6 +26,7 @@ import numpy.typing as npt
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
+from tcpq.lab.clients import go_line
 from tcpq.scenario import Scenario
 from tcpq.sim.arrivals import arrival_times
 from tcpq.types import RunResult
@@ -120,9 +122,10 @@ class LabAttack:
             )
         return cls(proc, len(times))
 
-    def go(self) -> None:
+    def go(self, t0: float) -> None:
+        """Start: each SYN leaves at t0 (the lab's shared time.monotonic() start) + its time."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.write(go_line(t0))
         self.proc.stdin.flush()
 
     def finish(self) -> None:

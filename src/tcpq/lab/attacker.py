@@ -5,9 +5,10 @@ attacks too long for one command-line argument). The config gives the destinatio
 listener) and the send times, already drawn by tcpq with the scenario's seed. The program builds
 every SYN itself (IPv4 + TCP headers with their checksums, an MSS option) with spoofed sources
 cycling through 127.1.0.0/16 and varying source ports, so each SYN is a new 4-tuple and a new
-request for the listener (kernel-model §2). It prints "ready", waits for "go" on stdin, then
-sends each SYN at its time through one raw socket (IPPROTO_RAW: the header is ours) in a tight
-loop that sleeps only when it is ahead of schedule, prints one JSON report and exits.
+request for the listener (kernel-model §2). It prints "ready", waits for "go T0" on stdin
+(T0: the lab's shared CLOCK_MONOTONIC start, the same for clients, sampler and filter), then
+sends each SYN at T0 + its time through one raw socket (IPPROTO_RAW: the header is ours) in a
+tight loop that sleeps only when it is ahead of schedule, prints one JSON report and exits.
 
 Bounded: at most the given SYNs, and it exits by itself after `lifetime_s` whatever happens.
 The spoofed sources only mean something inside the lab: the server namespace accepts them on
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from tcpq.lab.clients import parse_go
 
 SOURCE_NET = (127 << 24) | (1 << 16)  # 127.1.0.0/16
 HOSTS = 254  # last octet 1..254: no .0 or .255 that anything could read as a network or broadcast
@@ -78,8 +81,8 @@ assert PACKET.itemsize == PACKET_LEN
 class AttackConfig:
     address: str  # the listener's address (destination)
     port: int
-    times_s: list[float]  # sorted send times after "go"
-    until_s: float  # SYNs still unsent this long (+ GRACE_S) after "go" stay unsent: the duration
+    times_s: list[float]  # sorted send times after T0
+    until_s: float  # SYNs still unsent this long (+ GRACE_S) after T0 stay unsent: the duration
     lifetime_s: float  # the program exits by itself this long after it starts, whatever happens
     seed: int = 1  # initial sequence numbers
 
@@ -160,8 +163,11 @@ class Packets:
         self.chunk = [data[i : i + PACKET_LEN] for i in range(0, len(data), PACKET_LEN)]
 
 
-def attack(sock: socket.socket, config: AttackConfig, packets: Packets, started: float) -> dict[str, object]:
-    """Send every SYN at its time (or as soon after as the machine allows); report what was done."""
+def attack(
+    sock: socket.socket, config: AttackConfig, packets: Packets, started: float, t0: float | None = None
+) -> dict[str, object]:
+    """Send every SYN at t0 + its time (or as soon after as the machine allows); report what was
+    done. `t0` is a time.monotonic() instant (None: now); report times are relative to it."""
     times = config.times_s
     total = len(times)
     cumulative = np.concatenate(([0.0], np.cumsum(times))).tolist()  # Σ times, for mean lateness
@@ -170,7 +176,7 @@ def attack(sock: socket.socket, config: AttackConfig, packets: Packets, started:
     sent = errors = 0
     late_sum = late_max = 0.0
     index = 0
-    t0 = time.monotonic()
+    t0 = time.monotonic() if t0 is None else t0
     stop_at = min(t0 + config.until_s + GRACE_S, started + config.lifetime_s)
     first_s = last_s = None
     while index < total:
@@ -244,9 +250,10 @@ def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     print("ready", flush=True)
-    if stdin.line(deadline).strip() != "go":
+    go, t0 = parse_go(stdin.line(deadline))
+    if not go:
         return
-    report = attack(sock, config, packets, started)
+    report = attack(sock, config, packets, started, t0)
     sock.close()
     print(json.dumps(report), flush=True)
 

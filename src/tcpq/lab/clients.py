@@ -2,9 +2,15 @@
 
 `python -m tcpq.lab.clients CONFIG` (or `-`: the config is the first line on stdin) reads a
 JSON config (arrival times already drawn by tcpq with the scenario's seed, so lab and
-simulation see the same arrivals), waits for "go" on stdin, then runs every attempt with
+simulation see the same arrivals), waits for "go T0" on stdin, then runs every attempt with
 non-blocking sockets in one epoll loop and prints one JSON object with each attempt's outcome
 and times. Bounded: it makes at most the given attempts and stops at the scenario's duration.
+
+One clock for the whole lab: T0 is a CLOCK_MONOTONIC instant (system-wide, so the same in
+every process) chosen by tcpq's runner a little in the future; each attempt starts at T0 + its
+arrival time and the run ends at T0 + duration, as the sampler, the nft filter and the attacker
+count from the same T0. `connected_at_s` is relative to T0; `late_*_s` say how far behind
+schedule the starts were (the machine's, not the kernel's, delay).
 
 Built for rate (bench/lab_generators.py, docs/benchmarks.md): the starts are a sorted list
 walked by an index, and every other timer (connect timeout, request, close) is a fixed delay of
@@ -74,6 +80,7 @@ class Run:
     epoll: "select.epoll | None" = None
     watched: dict[int, int] = field(default_factory=dict)  # fd → attempt index
     t0: float = 0.0
+    scheduled: list[float] = field(default_factory=list)  # each attempt's start, monotonic
 
     def at(self, when: float, group: int, action: int, index: int) -> None:
         self.lanes[3 * group + action].append((when, index))
@@ -185,7 +192,8 @@ class Run:
             _, index = lanes[first].popleft()
             self.on_timer(first % 3, index)
 
-    def run(self) -> None:
+    def run(self, t0: float | None = None) -> None:
+        """Start each attempt at t0 + its time (t0: a time.monotonic() instant; None: now)."""
         arrivals = sorted((t, gi) for gi, group in enumerate(self.groups) for t in group.times_s)
         self.attempts = [Attempt(group=gi, start=0.0) for _, gi in arrivals]
         self.lanes = [deque() for _ in range(3 * len(self.groups))]
@@ -194,9 +202,9 @@ class Run:
         attempts = self.attempts
         watched = self.watched
         poll = self.epoll.poll
-        self.t0 = t0 = monotonic()
+        self.t0 = t0 = monotonic() if t0 is None else t0
         deadline = t0 + self.duration_s
-        starts = [t0 + t for t, _ in arrivals]
+        self.scheduled = starts = [t0 + t for t, _ in arrivals]
         total = len(starts)
         following = 0  # the next attempt to start
         gc.disable()  # a full collection over 10⁵ attempts stalls the loop for ~12 ms
@@ -221,6 +229,7 @@ class Run:
             gc.enable()
 
     def report(self) -> dict[str, object]:
+        late = [a.start - due for a, due in zip(self.attempts, self.scheduled, strict=True) if a.start]
         counts: dict[str, int] = {}
         for attempt in self.attempts:
             outcome = attempt.outcome or "pending"
@@ -235,7 +244,24 @@ class Run:
             "connected_at_s": sorted(
                 a.start - self.t0 + a.connect_s for a in self.attempts if a.connect_s is not None
             ),
+            "late_mean_s": sum(late) / len(late) if late else 0.0,
+            "late_max_s": max(late, default=0.0),
+            # when each connect() was really called, from T0 (tcpq lab calibrate's connect gap)
+            "started_s": [a.start - self.t0 for a in self.attempts if a.start],
         }
+
+
+def go_line(t0: float) -> bytes:
+    """What tcpq writes to start a lab program: "go" and the shared start time T0."""
+    return f"go {t0!r}\n".encode()
+
+
+def parse_go(line: str) -> tuple[bool, float | None]:
+    """("go T0" → (True, T0); a bare "go" → (True, None): start now; anything else → not go)."""
+    words = line.split()
+    if not words or words[0] != "go" or len(words) > 2:
+        return False, None
+    return True, float(words[1]) if len(words) == 2 else None
 
 
 def raise_descriptor_limit() -> None:
@@ -255,9 +281,10 @@ def main() -> None:
     )
     raise_descriptor_limit()
     print("ready", flush=True)
-    if sys.stdin.readline().strip() != "go":
+    go, t0 = parse_go(sys.stdin.readline())
+    if not go:
         return
-    runner.run()
+    runner.run(t0)
     json.dump(runner.report(), sys.stdout)
     sys.stdout.write("\n")
     sys.stdout.flush()

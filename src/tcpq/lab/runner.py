@@ -3,10 +3,10 @@
 import json
 import platform
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,9 @@ from tcpq.kernel.resolve import resolve_sysctls
 from tcpq.kernel.versions import format_version, parse_version
 from tcpq.lab import link, sandbox
 from tcpq.lab.attack import LabAttack
-from tcpq.lab.sampler import ListenerSampler
+from tcpq.lab.clients import go_line
+from tcpq.lab.nftfilter import FilterSwitch
+from tcpq.lab.sampler import PERIOD_S, ListenerSampler, Peak, accept_queue_peak, syn_queue_peak
 from tcpq.model import mib
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
@@ -30,6 +32,11 @@ from tcpq.types import ClientSummary, KernelInfo, ListenerSummary, RunResult, So
 
 US = 1_000_000
 SETTLE_S = 0.5  # after the duration, for the client to report
+# T0, the start every lab process counts from, is this far after the runner sends "go T0": room
+# for each process to read it (and the sampler and filter threads to start) before the first SYN.
+START_MARGIN_S = 0.05
+LATE_NOTE_S = 0.01  # client starts this late on average are worth a note
+COOKIES_ALWAYS = 2  # net.ipv4.tcp_syncookies = 2: a cookie for every SYN, no request socks (§2.1)
 Progress = Callable[[float], None]
 
 
@@ -40,10 +47,16 @@ def _unsupported(scenario: Scenario) -> list[str]:
     return notes
 
 
+def _accept_mode(scenario: Scenario) -> str:
+    server = scenario.server
+    accept = server.accept if server.accept is not None else "immediate"
+    return "workers" if server.workers is not None else ("rate" if isinstance(accept, float) else accept)
+
+
 def _server_config(scenario: Scenario, address: str) -> dict[str, object]:
     server = scenario.server
     accept = server.accept if server.accept is not None else "immediate"
-    mode = "workers" if server.workers is not None else ("rate" if isinstance(accept, float) else accept)
+    mode = _accept_mode(scenario)
     service = server.service_time
     return {
         "address": address,
@@ -55,6 +68,7 @@ def _server_config(scenario: Scenario, address: str) -> dict[str, object]:
         "service_s": service.mean_us / US if service else 0.0,
         "service_exponential": bool(service and service.distribution.value == "exp"),
         "accept_after_s": server.accept_after / US,
+        "wait_for_go": True,
         "request_mode": any(group.request for group in scenario.clients),
         "lifetime_s": scenario.duration / US + 30,
         "seed": scenario.seed,
@@ -88,35 +102,6 @@ def _apply_sysctls(ns: sandbox.Namespace, values: dict[str, int | tuple[int, int
         ns.sysctl(name, value)
 
 
-def _filter_match(scenario: Scenario) -> list[str]:
-    """The nft match for [network.filter], as in kernel-model §16's experiments."""
-    rule = scenario.network.filter
-    assert rule is not None
-    port = ["tcp", "dport", str(scenario.server.port)]
-    if rule.drop == "non_syn":
-        return [*port, "tcp", "flags", "&", "syn", "==", "0"]
-    # A bare ACK: no SYN, FIN or RST and no payload (20 B IP + at most 32 B TCP with timestamps).
-    return [*port, "tcp", "flags", "&", "(syn|fin|rst)", "==", "0", "ip", "length", "<=", "52"]
-
-
-def _filter_on(lab: sandbox.Lab, scenario: Scenario) -> None:
-    lab.server.run("nft", "add", "table", "inet", "tcpqlab")
-    lab.server.run("nft", "add", "chain", "inet", "tcpqlab", "in", "{ type filter hook input priority 0; }")
-    lab.server.run("nft", "add", "rule", "inet", "tcpqlab", "in", *_filter_match(scenario), "drop")
-
-
-def _filter_times(lab: sandbox.Lab, scenario: Scenario, t0: float, stop: threading.Event) -> None:
-    """Switch the [network.filter] rule on and off at its times, inside the server namespace only."""
-    rule = scenario.network.filter
-    assert rule is not None
-    if rule.from_ > 0:
-        if stop.wait(max(0.0, t0 + rule.from_ / US - time.monotonic())):
-            return
-        _filter_on(lab, scenario)
-    if rule.until is not None and not stop.wait(max(0.0, t0 + rule.until / US - time.monotonic())):
-        lab.server.run("nft", "delete", "table", "inet", "tcpqlab")
-
-
 def _delta(after: dict[str, int], before: dict[str, int]) -> Counter[str]:
     """TCP counters that moved (Ip* and the like are left out: the simulator has none)."""
     moved = {
@@ -138,7 +123,12 @@ def _wait_ready(proc: "subprocess.Popen[bytes]", what: str) -> None:
 def run_lab(
     scenario: Scenario, *, origin: str = "scenario", on_progress: Progress | None = None
 ) -> RunResult:
-    """Run a scenario in throwaway namespaces and measure it like the simulator reports it."""
+    """Run a scenario in throwaway namespaces and measure it like the simulator reports it.
+
+    Every process counts from one start T0 on CLOCK_MONOTONIC (system-wide): the runner picks
+    T0 = now + START_MARGIN_S and sends "go T0" to the client generator and the attacker; the
+    sampler's grid and the filter's switches count from the same T0, and so do the reported times.
+    """
     release = platform.release()
     version = parse_version(release)
     kernel = scenario.kernel
@@ -154,19 +144,21 @@ def run_lab(
         scenario.server.backlog,
     )
     interval = sample_interval(scenario.duration) / US
+    duration_s = scenario.duration / US
     with sandbox.lab() as lab:
         _apply_sysctls(lab.server, {**kernel.sysctl, **kernel.server_sysctl})
         _apply_sysctls(lab.client, {**kernel.sysctl, **kernel.client_sysctl})
+        syncookies = int(lab.server.run("sysctl", "-n", "net.ipv4.tcp_syncookies").stdout.split()[0])
         network = link.setup_link(
             lab,
             scenario.network.rtt,
             scenario.network.loss,
             scenario.seed,
-            lifetime_s=scenario.duration / US + 60,
+            lifetime_s=duration_s + 60,
             offered_per_s=sum(group.rate or 0.0 for group in scenario.clients),
         )
         server = lab.server.python(
-            "tcpq.lab.server", json.dumps(_server_config(scenario, lab.server.address))
+            "tcpq.lab.server", json.dumps(_server_config(scenario, lab.server.address)), stdin=True
         )
         _wait_ready(server, "server")
         rng = np.random.default_rng(scenario.seed)  # clients, then the attack: the simulator's draws
@@ -178,39 +170,49 @@ def run_lab(
         clients.stdin.write(json.dumps(client_config).encode() + b"\n")
         clients.stdin.flush()
         _wait_ready(clients, "client generator")
+        nft = FilterSwitch(lab.server, scenario) if scenario.network.filter is not None else None
+        if nft is not None:
+            nft.prepare()  # a rule from 0 is in place before the first SYN
         server_net, client_net = Path(f"/proc/{server.pid}/net"), Path(f"/proc/{clients.pid}/net")
         before_server, before_client = read_counters(server_net), read_counters(client_net)
-        if scenario.network.filter is not None and scenario.network.filter.from_ == 0:
-            _filter_on(lab, scenario)  # in place before the first SYN
         sampler = ListenerSampler(resolve_netns(lab.server.name), scenario.server.port, interval)
-        stop = threading.Event()
-        t0 = time.monotonic()
-        sampler.start(t0)
-        if scenario.network.filter is not None:
-            threading.Thread(target=_filter_times, args=(lab, scenario, t0, stop), daemon=True).start()
-        assert clients.stdin is not None
-        clients.stdin.write(b"go\n")
-        clients.stdin.flush()
+        t0 = time.monotonic() + START_MARGIN_S
+        sampler.start(t0, duration_s)
+        if nft is not None:
+            nft.start(t0)
+        for program in (server, clients):  # accept_after and every arrival count from T0
+            assert program.stdin is not None
+            program.stdin.write(go_line(t0))
+            program.stdin.flush()
         if attacker is not None:
-            attacker.go()
-        deadline = t0 + scenario.duration / US
+            attacker.go(t0)
+        deadline = t0 + duration_s
         try:
             while time.monotonic() < deadline:
                 if on_progress is not None:
-                    on_progress(min(1.0, (time.monotonic() - t0) / (deadline - t0)))
+                    on_progress(min(1.0, max(0.0, time.monotonic() - t0) / duration_s))
                 time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
             assert clients.stdout is not None
             report_line = clients.stdout.readline()
             if attacker is not None:
                 attacker.finish()
         finally:
-            stop.set()
+            if nft is not None:
+                nft.stop()
             sampler.stop()
         after_server, after_client = read_counters(server_net), read_counters(client_net)
         notes.extend(network.notes())
     if not report_line:
         raise TcpqError("the lab's client generator reported nothing")
     report = json.loads(report_line)
+    if nft is not None:
+        notes.extend(nft.notes())
+    notes.extend(_timing_notes(report))
+    evidence = PeakEvidence(
+        delta=_delta(sampler.end_counters or after_server, before_server),
+        syncookies=syncookies,
+        only_grows=_accept_mode(scenario) == "never",
+    )
     result = _result(
         scenario,
         release,
@@ -225,8 +227,49 @@ def run_lab(
         _delta(after_client, before_client),
         notes,
         before_server.get("TcpExtListenDrops", 0),
+        evidence,
     )
     return attacker.apply(result) if attacker is not None else result
+
+
+def _timing_notes(report: dict[str, object]) -> list[str]:
+    """What the machine's own timing did to the schedule, when it is worth saying."""
+    notes = []
+    late_mean = float(str(report.get("late_mean_s", 0.0)))
+    if late_mean > LATE_NOTE_S:
+        late_max = float(str(report.get("late_max_s", 0.0)))
+        notes.append(
+            f"clients: connect() calls started {late_mean * 1000:.1f} ms late on average "
+            f"(max {late_max * 1000:.0f} ms) after T0 + their arrival times"
+        )
+    return notes
+
+
+@dataclass(frozen=True)
+class PeakEvidence:
+    """What proves a queue peak: server-namespace counters moved between "go" and T0 + duration."""
+
+    delta: Counter[str]
+    syncookies: int  # the server namespace's net.ipv4.tcp_syncookies
+    only_grows: bool  # nobody accepts: the accept queue never shrinks
+
+    def peaks(self, sampler: ListenerSampler, accept_limit: int, syn_limit: int) -> tuple[Peak, Peak]:
+        delta = self.delta
+        accept = accept_queue_peak(
+            sampler.accept_peak,  # with only_grows, the last sample (at T0 + duration) is the peak
+            accept_limit,
+            overflowed=delta.get(mib.LISTEN_OVERFLOWS, 0) > 0,
+            only_grows=self.only_grows,
+            children=delta.get(mib.PASSIVE_OPENS, 0),
+        )
+        syn_full = delta.get(mib.REQQ_FULL_DO_COOKIES, 0) + delta.get(mib.REQQ_FULL_DROP, 0) > 0
+        syn = syn_queue_peak(
+            sampler.syn_peak,
+            syn_limit,
+            full=syn_full and self.syncookies != COOKIES_ALWAYS,
+            cookies_always=self.syncookies == COOKIES_ALWAYS,
+        )
+        return accept, syn
 
 
 def _result(
@@ -243,6 +286,7 @@ def _result(
     client_delta: Counter[str],
     notes: list[str],
     drops_before: int,
+    evidence: PeakEvidence,
 ) -> RunResult:
     outcomes = report["outcomes"]
     assert isinstance(outcomes, dict)
@@ -252,18 +296,25 @@ def _result(
     connected_at = list(report["connected_at_s"])  # type: ignore[call-overload]
     request_mode = any(group.request for group in scenario.clients)
     limit = sampler.limit if sampler.limit is not None else -1
+    accept_peak, syn_peak = evidence.peaks(sampler, limit, synq_limit)
     series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
     previous_drops = drops_before
     for point in sampler.grid:
         series.t_s.append(point.t_s)
         series.accept_queue.append(point.accept_queue)
-        series.syn_queue.append(point.syn_queue)
+        series.syn_queue.append(min(point.syn_queue, synq_limit))  # the cookie-child quirk
         series.listen_drops.append(
             point.listen_drops - previous_drops if series.listen_drops or previous_drops else 0
         )
         previous_drops = point.listen_drops
         series.handshakes.append(sum(1 for t in connected_at if t <= point.t_s))
     notes.append(f"sampler: {sampler.samples} listener samples over {scenario.duration / US:g} s")
+    for name, peak in (("accept_queue_peak", accept_peak), ("syn_queue_peak", syn_peak)):
+        if not peak.exact:
+            notes.append(
+                f"listener.{name} ≥ {peak.value}: a lower bound (no counter proves the queue full, "
+                f"and samples every {PERIOD_S * 1000:g} ms or more can miss a short peak)"
+            )
     return RunResult(
         source=Source.LAB,
         scenario=scenario.name,
@@ -278,11 +329,13 @@ def _result(
             port=scenario.server.port,
             backlog=scenario.server.backlog,
             accept_queue_limit=limit,
-            accept_queue_peak=sampler.accept_peak,
-            syn_queue_peak=sampler.syn_peak,
+            accept_queue_peak=accept_peak.value,
+            syn_queue_peak=syn_peak.value,
             syn_queue_limit=synq_limit,
             clamped_by_somaxconn=limit != scenario.server.backlog,
             sk_drops=sampler.drops or 0,
+            accept_queue_peak_exact=accept_peak.exact,
+            syn_queue_peak_exact=syn_peak.exact,
         ),
         clients=ClientSummary(
             attempted=attempted,

@@ -188,12 +188,15 @@ def _remove(names: Sequence[str]) -> None:
 
 
 @contextlib.contextmanager
-def lab() -> Iterator[Lab]:
-    """Create the lab's namespaces; remove them and every process on exit, error or signal."""
+def lab(names: tuple[str, str, str, str] | None = None) -> Iterator[Lab]:
+    """Create the lab's namespaces; remove them and every process on exit, error or signal.
+
+    `names` (server and client namespace, their veth ends) default to `lab_names()`; tests
+    pass their own `tcpq-test-` ones."""
     if os.geteuid() != 0:
         raise PermissionDenied("tcpq lab needs root: it creates network namespaces")
     clean_stale()
-    server_name, client_name, veth_server, veth_client = lab_names()
+    server_name, client_name, veth_server, veth_client = names or lab_names()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
 
     def as_interrupt(signum: int, frame: object) -> None:

@@ -18,6 +18,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from tcpq.lab.clients import parse_go
+
 REPLY = b"OK\n"
 
 
@@ -36,6 +38,14 @@ class ServerConfig:
     lifetime_s: float
     seed: int
     close_delay_s: float
+    # `tcpq lab calibrate`: print the monotonic time of every accept() return at exit.
+    log_accepts: bool = False
+    # `tcpq lab`: after "ready", wait for "go T0" on stdin and count accept_after from T0, the
+    # lab's shared start (lab/runner.py); otherwise from the program's own start.
+    wait_for_go: bool = False
+
+
+ACCEPTED: list[float] = []  # accept() return times, with log_accepts
 
 
 def listen(config: ServerConfig) -> socket.socket:
@@ -75,6 +85,8 @@ class EventLoop:
                 conn, _ = self.listener.accept()
             except BlockingIOError:
                 return
+            if self.config.log_accepts:
+                ACCEPTED.append(time.monotonic())
             conn.setblocking(False)
             self.conns[conn.fileno()] = conn
             self.epoll.register(conn.fileno(), select.EPOLLIN)
@@ -162,7 +174,13 @@ def main() -> None:
     deadline = time.monotonic() + config.lifetime_s
     sock = listen(config)
     print("ready", flush=True)
-    start = time.monotonic() + config.accept_after_s
+    origin = time.monotonic()
+    if config.wait_for_go:
+        go, t0 = parse_go(sys.stdin.readline())
+        if not go:
+            return
+        origin = t0 if t0 is not None else time.monotonic()
+    start = origin + config.accept_after_s
     while time.monotonic() < min(start, deadline):
         time.sleep(0.001)
     if config.accept == "never":
@@ -181,6 +199,8 @@ def main() -> None:
             thread.join(max(0.0, deadline - time.monotonic()) + 1)
     else:
         EventLoop(sock, config).run(deadline)
+    if config.log_accepts:
+        print(json.dumps({"accepted": ACCEPTED}), flush=True)
 
 
 if __name__ == "__main__":

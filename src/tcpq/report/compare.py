@@ -19,9 +19,9 @@ def render_comparison(comparison: Comparison) -> RenderableType:
         table.add_column(column, justify="left" if column in ("metric", "verdict") else "right")
     for row in comparison.rows:
         verdict = Text("ok", style="good") if row.ok else Text("DIFFERS", style="bad")
-        table.add_row(
-            row.metric, _fmt(row.sim), _fmt(row.lab), _fmt(row.difference), f"{row.tolerance:g}", verdict
-        )
+        # A lab peak its samples may have missed is a lower bound: "≥5", agreeing up to the limit.
+        lab = f"≥{_fmt(row.lab)}" if row.lab_lower_bound else _fmt(row.lab)
+        table.add_row(row.metric, _fmt(row.sim), lab, _fmt(row.difference), f"{row.tolerance:g}", verdict)
     summary = Text(
         "model and kernel agree within tolerance" if comparison.agrees else "model and kernel differ",
         style="good" if comparison.agrees else "bad",

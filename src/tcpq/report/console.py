@@ -51,3 +51,33 @@ def progress(label: str) -> Iterator[Callable[[float], None]]:
     finally:
         if bar is not None:
             bar.stop()
+
+
+@contextmanager
+def steps(total: int) -> Iterator[Callable[[float, str], None]]:
+    """A progress bar over `total` steps on stderr (a terminal only): update(done, label), where
+    `done` counts finished steps and may be fractional within the current one."""
+    console = stderr()
+    bar: Progress | None = None
+    task = None
+    if console.is_terminal:
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=24),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        bar.start()
+        task = bar.add_task("", total=total)
+
+    def update(done: float, label: str) -> None:
+        if bar is not None and task is not None:
+            bar.update(task, completed=min(float(total), done), description=label)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()

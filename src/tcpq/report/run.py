@@ -68,6 +68,13 @@ def _latency(result: RunResult) -> Table:
     return table
 
 
+_LOWER_BOUND = "a lower bound: the samples may have missed the peak"
+
+
+def _peak(value: int, exact: bool) -> str:
+    return str(value) if exact else f"≥{value}"
+
+
 def _listener(result: RunResult) -> Table:
     listener = result.listener
     table = Table(title=f"Listener :{listener.port}", title_justify="left", show_edge=False)
@@ -81,11 +88,17 @@ def _listener(result: RunResult) -> Table:
     full = listener.accept_queue_peak > listener.accept_queue_limit
     table.add_row(
         "accept queue peak",
-        Text(str(listener.accept_queue_peak), style="bad" if full else "num"),
-        "full: holds limit + 1" if full else "",
+        Text(
+            _peak(listener.accept_queue_peak, listener.accept_queue_peak_exact),
+            style="bad" if full else "num",
+        ),
+        "full: holds limit + 1" if full else _LOWER_BOUND if not listener.accept_queue_peak_exact else "",
     )
+    lower = "" if listener.syn_queue_peak_exact else f"; {_LOWER_BOUND}"
     table.add_row(
-        "SYN queue peak", str(listener.syn_queue_peak), f"limit {listener.syn_queue_limit} request socks"
+        "SYN queue peak",
+        _peak(listener.syn_queue_peak, listener.syn_queue_peak_exact),
+        f"limit {listener.syn_queue_limit} request socks{lower}",
     )
     table.add_row("listener drops (ss -m d)", str(listener.sk_drops), "")
     return table

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from tcpq.model.timing import HostTiming
-from tcpq.sim.conn import Conn, ServerState
+from tcpq.sim.conn import Conn
 from tcpq.sim.engine import Engine
+from tcpq.sim.lifecycle import ServerState
 from tcpq.units import Distribution, ServiceTime
 
 
@@ -28,6 +29,7 @@ class ServerHost(Protocol):
 
     def accept(self) -> Conn | None: ...
     def queued(self) -> int: ...
+    def client_busy_until(self) -> int: ...
     def reply(self, conn: Conn) -> None: ...
     def close(self, conn: Conn) -> None: ...
 
@@ -49,7 +51,15 @@ class ServerApp:
         self.request_mode = request_mode
         self.accept_us = timing.accept_us
         self.rng = rng
-        self.wakeup = _wakeup_sampler(timing.wakeup_us, rng)
+        self.latency = _wakeup_sampler(timing.wakeup_us, rng)
+        self.behind_client = timing.behind_client
+        self.placement_behind = False  # drawn once per burst of the client program
+        self.placement_ends = 0
+        self.placement_starts = 0
+        self.slice_us = timing.slice_us
+        self.warm_us = timing.warm_wakeup_us
+        self.cold_after = timing.cold_after_us
+        self.asleep_since = -timing.cold_after_us  # asleep since the start: a cold wake-up
         self.started = accept_after <= 0
         if not self.started:
             engine.at(accept_after, self._start)
@@ -65,6 +75,40 @@ class ServerApp:
 
     def _readable(self) -> None:
         self._drain()
+
+    def wake_at(self) -> int:
+        """When a process woken now runs: a latency after now or, when it finds no free CPU,
+        after the client program's burst of connect() calls (model/timing.py). Where it runs
+        is drawn once per burst: a server placed behind the client stays there until the
+        client program sleeps."""
+        now = self.engine.now
+        busy_until = self.host.client_busy_until()
+        if busy_until > now and self.behind_client:
+            if self.placement_ends <= now:
+                self.placement_behind = self.rng.random() < self.behind_client
+                self.placement_starts = now
+            self.placement_ends = busy_until  # the same burst goes on: the same placement
+            if self.placement_behind:
+                now = min(busy_until, self.placement_starts + self.slice_us)
+        cold = self.engine.now - self.asleep_since >= self.cold_after
+        return now + (self.latency() if cold else self.warm_us)
+
+    def wake(self, when: int, handler: Callable[[object], None]) -> None:
+        """Run `handler` at `when` (from wake_at), or later if the server is placed behind the
+        client and the client program is still busy then (its burst took longer than it
+        looked: calls whose handshake completes inside them are slower)."""
+        self.engine.at(when, self._when_free, handler)
+
+    def _when_free(self, handler: Callable[[object], None]) -> None:
+        now = self.engine.now
+        if self.placement_behind and self.placement_ends > self.placement_starts:
+            busy_until = self.host.client_busy_until()
+            limit = self.placement_starts + self.slice_us
+            if busy_until > now and now < limit:
+                self.placement_ends = busy_until
+                self.engine.at(min(busy_until, limit), self._when_free, handler)
+                return
+        handler(None)
 
     def on_data(self, conn: Conn) -> None:
         """The request of an accepted connection arrived."""
@@ -94,7 +138,7 @@ class ImmediateApp(ServerApp):
     def _readable(self) -> None:
         if not self.awake:
             self.awake = True
-            self.engine.after(self.wakeup(), self._loop)
+            self.wake(self.wake_at(), self._loop)
 
     def _start(self, _: object) -> None:
         self.started = True
@@ -105,6 +149,7 @@ class ImmediateApp(ServerApp):
         conn = self.host.accept()
         if conn is None:
             self.awake = False  # EAGAIN: back to epoll_wait()
+            self.asleep_since = self.engine.now
             return
         self._took(conn)
         if self.accept_us:
@@ -130,8 +175,7 @@ class RateApp(ServerApp):
     def _readable(self) -> None:
         if not self.wake_armed:
             self.wake_armed = True
-            now = self.engine.now
-            self.engine.at(max(self.next_accept, now + self.wakeup()), self._wake)
+            self.wake(max(self.next_accept, self.wake_at()), self._wake)
 
     def _start(self, _: object) -> None:
         self.started = True
@@ -145,6 +189,7 @@ class RateApp(ServerApp):
     def _accept_one(self) -> None:
         conn = self.host.accept()
         if conn is None:
+            self.asleep_since = self.engine.now
             return
         now = self.engine.now
         self.next_accept = now + max(self.interval, self.accept_us)
@@ -152,6 +197,8 @@ class RateApp(ServerApp):
         if self.host.queued():
             self.wake_armed = True
             self.engine.at(self.next_accept, self._wake)  # its timer: no wake-up from epoll
+        else:
+            self.asleep_since = now
 
     def on_data(self, conn: Conn) -> None:
         self.host.reply(conn)
@@ -174,7 +221,7 @@ class WorkersApp(ServerApp):
         while self.idle > 0 and self.waking < self.host.queued():
             self.idle -= 1
             self.waking += 1
-            self.engine.after(self.wakeup(), self._woken)
+            self.wake(self.wake_at(), self._woken)
 
     def _start(self, _: object) -> None:
         self.started = True
@@ -191,6 +238,7 @@ class WorkersApp(ServerApp):
         conn = self.host.accept()
         if conn is None:
             self.idle += 1
+            self.asleep_since = self.engine.now
             return
         conn.waiting_worker = True
         if not self.request_mode or conn.data_at_server:

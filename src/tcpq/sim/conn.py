@@ -4,24 +4,7 @@ from dataclasses import dataclass, field
 
 from tcpq.model.client import ClientSock, Outcome
 from tcpq.model.timewait import PortSpace, TwTable
-
-
-class ClientState:
-    """Client socket states the simulator distinguishes (ints: this is the hot path)."""
-
-    NEW = 0
-    SYN_SENT = 1
-    ESTABLISHED = 2
-    FIN_WAIT = 3  # the client closed first (active close)
-    CLOSED = 4
-
-
-class ServerState:
-    NONE = 0  # nothing on the server (SYN dropped, cookie sent, request expired or reset)
-    REQUEST = 1  # a request sock in the SYN queue
-    QUEUED = 2  # a child in the accept queue
-    ACCEPTED = 3  # the application holds it
-    CLOSED = 4  # the application closed it
+from tcpq.sim.lifecycle import ClientState, ServerState
 
 
 @dataclass(slots=True, eq=False)
@@ -49,8 +32,8 @@ class Conn:
     plan: GroupPlan
     start: int
     addr: ClientAddress
-    state: int = ClientState.NEW
-    srv: int = ServerState.NONE
+    state: int = ClientState.NEW  # changed only through lifecycle.client_next
+    srv: int = ServerState.NONE  # changed only through lifecycle.server_next
     sock: ClientSock | None = None
     port: int = -1
     outcome: Outcome | None = None

@@ -1,6 +1,7 @@
 """Scenario → RunResult: build the namespaces and the world, feed arrivals, run, summarise."""
 
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.model.timing import HostTiming
 from tcpq.scenario import Scenario
-from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, WorkersApp
+from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp
 from tcpq.sim.arrivals import arrival_times
 from tcpq.sim.conn import Conn, GroupPlan
 from tcpq.sim.engine import Engine
@@ -75,11 +76,11 @@ def _namespaces(scenario: Scenario, version: KernelVersion, profile: Profile, or
 
 
 def _make_app(
-    scenario: Scenario, engine: Engine, world: World, timing: HostTiming, rng: random.Random
+    scenario: Scenario, engine: Engine, host: ServerHost, timing: HostTiming, rng: random.Random
 ) -> ServerApp:
     server = scenario.server
     request_mode = any(group.request for group in scenario.clients)
-    args = (engine, world, server.accept_after, request_mode, timing, rng)
+    args = (engine, host, server.accept_after, request_mode, timing, rng)
     if server.workers is not None and server.service_time is not None:
         return WorkersApp(*args).with_pool(server.workers, server.service_time)
     accept = server.accept if server.accept is not None else "immediate"
@@ -114,13 +115,18 @@ class _Feeder:
 
 
 class _ClientProgram:
-    """The client program: one connect() call at a time, `connect_gap_us` apart at the most
-    (model/timing.py), so a burst of N clients takes N gaps to issue."""
+    """The client program: one connect() call at a time (model/timing.py). A call takes
+    `connect_gap_us`, plus `inline_packet_us` for each packet the stack processes inside it (on an
+    idle link the whole handshake, kernel-model §14.2), so a burst of N clients takes at least
+    N gaps to issue, longer when every handshake completes inside its call."""
 
-    def __init__(self, world: World, gap_us: int) -> None:
+    def __init__(self, world: World, timing: HostTiming) -> None:
         self.world = world
-        self.gap = gap_us
-        self.free_at = 0  # when the program can make its next connect() call
+        self.gap = timing.connect_gap_us
+        self.packet_us = timing.inline_packet_us
+        world.client.call_gap = timing.connect_gap_us
+        self.waiting: deque[Conn] = deque()  # clients whose connect() the program has yet to call
+        self.busy = False
         self.next_id = 0
 
     def starter(self, plan: GroupPlan, sources: int) -> Callable[[int], None]:
@@ -131,19 +137,36 @@ class _ClientProgram:
         def start(index: int) -> None:
             conn = Conn(id=self.next_id, plan=plan, start=0, addr=addresses[index % len(addresses)])
             self.next_id += 1
-            now = world.engine.now
-            when = max(now, self.free_at)
-            self.free_at = when + self.gap
-            if when == now:
-                self._connect(conn)
-            else:
-                world.engine.at(when, self._connect, conn)
+            self.waiting.append(conn)
+            if not self.busy:
+                self.busy = True
+                # An event even when due now: the feeder first queues the whole burst, so the
+                # program is known to be busy (ServerApp.wake_at).
+                world.engine.at(max(world.engine.now, world.client.program_free_at), self._connect)
+            self._announce_busy()
 
         return start
 
-    def _connect(self, conn: Conn) -> None:
-        conn.start = self.world.engine.now
-        self.world.client_start(conn)
+    def _announce_busy(self) -> None:
+        client = self.world.client
+        client.program_busy_until = max(client.program_free_at, self.world.engine.now) + len(
+            self.waiting
+        ) * self.gap
+
+    def _connect(self, _: object) -> None:
+        world = self.world
+        conn = self.waiting.popleft()
+        now = world.engine.now
+        conn.start = now
+        before = world.link.inline_packets
+        world.client.start(conn)
+        inline = world.link.inline_packets - before
+        world.client.program_free_at = now + self.gap + inline * self.packet_us
+        if self.waiting:
+            world.engine.at(world.client.program_free_at, self._connect)
+        else:
+            self.busy = False
+        self._announce_busy()
 
 
 class _Sampler:
@@ -165,10 +188,22 @@ class _Sampler:
         series.accept_queue.append(world.listener.acceptq_len)
         series.syn_queue.append(world.listener.qlen)
         series.listen_drops.append(drops - self.last_drops)
-        series.handshakes.append(len(world.connect_times))
+        series.handshakes.append(len(world.stats.connect_times))
         self.last_drops = drops
         if now + self.interval <= self.until:
             self.engine.at(now + self.interval, self._sample)
+
+
+def host_note(timing: HostTiming) -> str:
+    """One line saying which host speed the model assumed (scenario [host])."""
+    if timing.ideal:
+        return "host: ideal (no timer tick, no processing time)"
+    wake = timing.wakeup_us
+    wake_text = f"{wake[0]} µs" if len(wake) == 1 else f"{min(wake)}–{max(wake)} µs"
+    return (
+        f"host: HZ {timing.hz}, connect() every {timing.connect_gap_us} µs, {timing.packet_us} µs"
+        f" a packet, wake-up {wake_text}, accept() {timing.accept_us} µs"
+    )
 
 
 def percentiles(samples_us: list[int]) -> Percentiles:
@@ -214,9 +249,9 @@ def simulate(
         rng=rng,
         host=timing,
     )
-    world.app = _make_app(scenario, engine, world, timing, rng)
-    world.close_delay = scenario.server.close_delay
-    program = _ClientProgram(world, timing.connect_gap_us)
+    world.server.app = _make_app(scenario, engine, world.server, timing, rng)
+    world.server.close_delay = scenario.server.close_delay
+    program = _ClientProgram(world, timing)
     attempted = 0
     for group in scenario.clients:
         times = arrival_times(group, scenario.duration, np_rng)
@@ -233,7 +268,7 @@ def simulate(
         if scenario.attack is not None
         else np.zeros(0)
     )
-    _Feeder(engine, attack_times, lambda _index: world.attack_syn(None))
+    _Feeder(engine, attack_times, lambda _index: world.server.attack_syn(None))
     sampler = _Sampler(engine, world, sample_interval(scenario.duration), scenario.duration)
     duration = scenario.duration
     progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
@@ -251,7 +286,8 @@ def _result(
     attempted: int,
     attack_syns: int,
 ) -> RunResult:
-    outcomes = world.outcomes
+    stats = world.stats
+    outcomes = stats.outcomes
     resolved = sum(outcomes.values())
     listener = world.listener
     request_mode = any(group.request for group in scenario.clients)
@@ -262,6 +298,7 @@ def _result(
         )
     if listener.flood_warning:
         notes.append(f"kernel log: {listener.flood_warning}")
+    notes.append(host_note(scenario.host.timing()))
     return RunResult(
         source=Source.SIM,
         scenario=scenario.name,
@@ -276,8 +313,8 @@ def _result(
             port=listener.port,
             backlog=scenario.server.backlog,
             accept_queue_limit=listener.backlog,
-            accept_queue_peak=world.accept_peak,
-            syn_queue_peak=world.syn_peak,
+            accept_queue_peak=stats.accept_peak,
+            syn_queue_peak=stats.syn_peak,
             syn_queue_limit=listener.synq_limit,
             clamped_by_somaxconn=listener.backlog != scenario.server.backlog,
             sk_drops=listener.sk_drops,
@@ -290,9 +327,9 @@ def _result(
             timed_out=outcomes[Outcome.TIMED_OUT],
             no_port=outcomes[Outcome.NO_PORT],
             pending=attempted - resolved,
-            connect_time_s=percentiles(world.connect_times),
-            response_time_s=percentiles(world.response_times) if request_mode else None,
-            cookie_connections=world.cookie_connections,
+            connect_time_s=percentiles(stats.connect_times),
+            response_time_s=percentiles(stats.response_times) if request_mode else None,
+            cookie_connections=stats.cookie_connections,
         ),
         counters=mib.reported(spaces.server.counters),
         client_counters=mib.reported(spaces.client.counters),

@@ -1,0 +1,36 @@
+"""Renders a host calibration (`tcpq lab calibrate`); computes nothing."""
+
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from tcpq.types import Calibration
+
+
+def render_calibration(calibration: Calibration, files: list[Path]) -> Group:
+    timing = calibration.timing
+    table = Table(title=f"Host speed, kernel {calibration.kernel}", title_justify="left")
+    table.add_column("\\[host] key")
+    table.add_column("value", justify="right")
+    table.add_column("what", overflow="fold")
+    wake = ", ".join(str(value) for value in timing.wakeup_us)
+    samples = calibration.samples
+    table.add_row("hz", str(timing.hz), "timer tick (CONFIG_HZ)")
+    table.add_row(
+        "connect_gap", f"{timing.connect_gap_us} µs", f"between connect() calls ({samples['connect']})"
+    )
+    table.add_row(
+        "packet_cost", f"{timing.packet_us} µs", f"a packet in the stack ({samples['packet']} calls)"
+    )
+    table.add_row("inline_packet_cost", f"{timing.inline_packet_us} µs", "a packet inside connect()")
+    table.add_row("accept_cost", f"{timing.accept_us} µs", f"one accept() ({samples['accept']})")
+    table.add_row("wakeup", "deciles", f"{wake} µs ({samples['wakeup']} wake-ups)")
+    table.add_row(
+        "behind_client", f"{timing.behind_client:.0%}", "wake-ups that wait for the client's burst"
+    )
+    parts: list[Table | Text] = [table]
+    parts += [Text(f"note: {note}") for note in calibration.notes]
+    parts += [Text(f"written: {path}") for path in files]
+    return Group(*parts)

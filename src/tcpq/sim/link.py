@@ -1,0 +1,118 @@
+"""The link between the namespaces and the kernel's timers: how a packet or a timer gets to its
+handler, and when.
+
+A packet goes out with a handler (the receiving side's method for it) and arrives after the
+one-way delay or, on a zero-delay link, through the softirq backlog; it may be lost, or dropped
+by the scenario's filter at the server. Teardown packets (FIN and its ACK) are never lost: loss
+matters here only for connection establishment. Kernel timers fire on timer-wheel boundaries.
+"""
+
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from tcpq.model.timing import IDEAL_HOST, HostTiming, timer_wheel_expiry
+from tcpq.scenario import FilterSection
+from tcpq.sim.conn import Conn
+from tcpq.sim.engine import Engine
+
+Handler = Callable[[Conn], None]
+
+
+class Link:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        rtt_us: int,
+        loss: float,
+        drop_filter: FilterSection | None,
+        rng: random.Random,
+        host: HostTiming = IDEAL_HOST,
+    ) -> None:
+        self.engine = engine
+        self.hz = host.hz
+        self.packet_us = host.packet_us
+        # The softirq backlog (kernel-model §14.2): packets sent from process context are
+        # processed at once when it is empty (the handshake completes inside connect()); packets
+        # sent from a timer are queued and processed after every timer of that tick has run,
+        # so a batch of retransmitted SYNs is handled before the first of their final ACKs.
+        self.backlog: deque[tuple[Handler, Conn]] = deque()
+        self.softirq_busy = False  # a drain of the backlog is under way or scheduled
+        self.inline_busy = False  # process context is draining the backlog now
+        # packets processed in process context so far: the calling program waits for them
+        self.inline_packets = 0
+        self.one_way = rtt_us // 2
+        self.rtt = rtt_us
+        self.loss = loss
+        self.filter = drop_filter
+        self.random = rng.random
+
+    def timer(self, when: int, action: Callable[[Any], None], arg: object) -> None:
+        """Arm a kernel timer for `when` (the model's `jiffies + timeout`): it fires on its
+        timer-wheel boundary, a bucket many timers share (model/timing.py)."""
+        now = self.engine.now
+        self.engine.at_bucket(timer_wheel_expiry(now, when - now, self.hz), action, arg)
+
+    def send(self, handler: Handler, conn: Conn) -> None:
+        """A packet sent from process context (connect(), send(), close())."""
+        if self.loss and self.random() < self.loss:
+            return
+        self.send_reliably(handler, conn)
+
+    def send_reliably(self, handler: Handler, conn: Conn) -> None:
+        """A packet that is never lost (teardown)."""
+        if self.one_way:
+            self.engine.after(self.one_way, handler, conn)
+            return
+        self.backlog.append((handler, conn))
+        if not (self.inline_busy or self.softirq_busy):
+            self._drain_inline()
+
+    def send_from_timer(self, handler: Handler, conn: Conn) -> None:
+        """A packet sent by a kernel timer: queued behind everything else this tick."""
+        if self.loss and self.random() < self.loss:
+            return
+        if self.one_way:
+            self.engine.after(self.one_way, handler, conn)
+            return
+        self.backlog.append((handler, conn))
+        if not self.softirq_busy:
+            self.softirq_busy = True
+            self.engine.after(0, self._drain_softirq, None)
+
+    def _drain_inline(self) -> None:
+        self.inline_busy = True
+        backlog = self.backlog
+        while backlog:
+            handler, conn = backlog.popleft()
+            handler(conn)
+            self.inline_packets += 1
+        self.inline_busy = False
+
+    def _drain_softirq(self, _: object) -> None:
+        """net_rx_action(): one packet per `packet_us`, in arrival order, until the backlog is empty."""
+        backlog = self.backlog
+        cost = self.packet_us
+        if cost == 0:
+            while backlog:
+                handler, conn = backlog.popleft()
+                handler(conn)
+        elif backlog:
+            handler, conn = backlog.popleft()
+            handler(conn)
+            if backlog:
+                self.engine.after(cost, self._drain_softirq, None)
+                return
+        self.softirq_busy = False
+
+    def filtered(self, bare_ack: bool) -> bool:
+        """Does the scenario's drop filter take this packet at the server (now)?"""
+        rule = self.filter
+        if rule is None:
+            return False
+        now = self.engine.now
+        if now < rule.from_ or (rule.until is not None and now >= rule.until):
+            return False
+        return rule.drop == "non_syn" or bare_ack

@@ -1,0 +1,278 @@
+"""The server namespace: the listener's handlers for packets and timers, the attacker's SYNs,
+and the ServerHost (sim/app.py) the application calls: accept(), reply(), close().
+
+It asks the pure model (model/listener.py, model/reqsk.py, model/timewait.py) what the kernel
+does and turns the decision into packets to the client side and timers; what the server holds
+for a connection moves only through lifecycle.server_next.
+"""
+
+from tcpq.model import listener as mlistener
+from tcpq.model import timewait
+from tcpq.model.constants import TCP_DELACK_MIN_US
+from tcpq.model.listener import AckVerdict, CookieVerdict, Listener, SynVerdict
+from tcpq.model.netns import Netns
+from tcpq.model.reqsk import RequestSock, TimerVerdict, reqsk_timer_handler
+from tcpq.sim.app import ServerApp
+from tcpq.sim.client_side import ClientSide
+from tcpq.sim.conn import Conn
+from tcpq.sim.engine import Engine
+from tcpq.sim.lifecycle import ServerEvent, ServerState, server_next
+from tcpq.sim.link import Link
+from tcpq.sim.stats import RunStats
+
+# Enum members and states as module constants: the handlers below run for every packet, and
+# Enum member lookup costs ~100 ns on Python 3.11.
+_REQUEST, _COOKIE = SynVerdict.REQUEST, SynVerdict.COOKIE
+_CHILD, _RESET, _SYNACK = AckVerdict.CHILD, AckVerdict.RESET, AckVerdict.SYNACK
+_NONE, _REQ, _QUEUED = ServerState.NONE, ServerState.REQUEST, ServerState.QUEUED
+_ACCEPTED, _CLOSED = ServerState.ACCEPTED, ServerState.CLOSED
+
+
+class ServerSide:
+    def __init__(
+        self,
+        engine: Engine,
+        server_ns: Netns,
+        listener: Listener,
+        link: Link,
+        stats: RunStats,
+        client: ClientSide,
+    ) -> None:
+        self.engine = engine
+        self.server_ns = server_ns
+        self.listener = listener
+        self.link = link
+        self.stats = stats
+        self.one_way = link.one_way
+        self.rtt = link.rtt
+        self.app: ServerApp | None = None
+        self.close_delay = 0  # how long the server application takes to close after EOF
+        self.live: dict[int, Conn] = {}  # connections with server-side state, by id
+        self.server_tw = timewait.TwTable()
+        self.attack_id = -1
+        self.synack_timeout = server_ns.profile.initial_rto_ms * 1000
+        self._client = client
+        # Bound once: the handlers call these for every packet (no attribute lookup and
+        # bound-method allocation per call).
+        self._timer = link.timer
+        self._send = link.send
+        self._send_reliably = link.send_reliably
+        self._send_from_timer = link.send_from_timer
+        self._filtered = link.filtered
+        self._req_timer = self.req_timer
+        self._client_synack = client.synack
+        self._client_rst = client.rst
+        self._client_data_acked = client.data_acked
+        self._client_reply = client.reply
+        self._client_fin = client.fin
+        self._client_fin_acked = client.fin_acked
+
+    def syn(self, conn: Conn) -> None:
+        listener = self.listener
+        now = self.engine.now
+        if conn.srv == _REQ:
+            req = listener.requests[conn.id]
+            if mlistener.tcp_check_req_syn(self.server_ns, req, now=now) is _SYNACK:
+                self._arm_request(req)
+                self._send(self._client_synack, conn)
+            return
+        if conn.srv != _NONE:
+            return  # a stale SYN for an established child: not modelled (challenge ACK)
+        verdict = mlistener.tcp_conn_request(
+            self.server_ns,
+            listener,
+            conn=conn.id,
+            peer=conn.addr.name,
+            now=now,
+            initial_timeout_us=self.synack_timeout,
+        )
+        if verdict is _REQUEST:
+            conn.srv = server_next(conn.srv, ServerEvent.SYN_QUEUED)
+            self.live[conn.id] = conn
+            req = listener.requests[conn.id]
+            self._arm_request(req)
+            stats = self.stats
+            if listener.qlen > stats.syn_peak:
+                stats.syn_peak = listener.qlen
+            self._send(self._client_synack, conn)
+        elif verdict is _COOKIE:
+            conn.cookie_issued = now
+            self._send(self._client_synack, conn)
+
+    def attack_syn(self, _: object) -> None:
+        """A spoofed SYN: a request nobody will complete (its SYN-ACKs go nowhere)."""
+        listener = self.listener
+        conn_id = self.attack_id
+        self.attack_id -= 1
+        verdict = mlistener.tcp_conn_request(
+            self.server_ns,
+            listener,
+            conn=conn_id,
+            peer=f"spoof{conn_id}",
+            now=self.engine.now,
+            initial_timeout_us=self.synack_timeout,
+        )
+        if verdict is _REQUEST:
+            req = listener.requests[conn_id]
+            self._arm_request(req)
+            stats = self.stats
+            if listener.qlen > stats.syn_peak:
+                stats.syn_peak = listener.qlen
+
+    def _arm_request(self, req: RequestSock) -> None:
+        self._timer(req.expires_us, self._req_timer, (req, req.expires_us))
+
+    def req_timer(self, armed: tuple[RequestSock, int]) -> None:
+        listener = self.listener
+        now = self.engine.now
+        req, expires = armed
+        if listener.requests.get(req.conn) is not req or req.expires_us != expires:
+            return  # expired, completed, reset, or pushed out by a retransmitted SYN
+        was_young = req.young
+        verdict = reqsk_timer_handler(
+            self.server_ns, req, qlen=listener.qlen, young=listener.young, backlog=listener.backlog, now=now
+        )
+        if verdict is TimerVerdict.EXPIRED:
+            mlistener.reqsk_unlink(listener, req)
+            conn = self.live.pop(req.conn, None)
+            if conn is not None:
+                conn.srv = server_next(conn.srv, ServerEvent.REQUEST_EXPIRED)
+            return
+        if was_young:
+            listener.young -= 1
+        self._arm_request(req)
+        if verdict is TimerVerdict.RESENT and req.conn >= 0:
+            self._send_from_timer(self._client_synack, self.live[req.conn])
+
+    def bare_ack(self, conn: Conn) -> None:
+        if not self._filtered(bare_ack=True):
+            self._ack(conn, data=False)
+
+    def data(self, conn: Conn) -> None:
+        if not self._filtered(bare_ack=False):
+            self._ack(conn, data=True)
+
+    def _ack(self, conn: Conn, data: bool) -> None:
+        srv = conn.srv
+        listener = self.listener
+        if srv == _REQ:
+            verdict = mlistener.tcp_check_req(
+                self.server_ns, listener, listener.requests[conn.id], now=self.engine.now
+            )
+            if verdict is _CHILD:
+                conn.srv = server_next(srv, ServerEvent.CHILD)
+                self._child_created(conn, data)
+            elif verdict is _RESET:
+                conn.srv = server_next(srv, ServerEvent.ACK_RESET)
+                self.live.pop(conn.id, None)
+                self._send(self._client_rst, conn)
+        elif srv in (_QUEUED, _ACCEPTED):
+            if data:
+                self._data_arrived(conn)
+        else:
+            cookie = mlistener.tcp_v4_cookie_check(
+                self.server_ns,
+                listener,
+                conn=conn.id,
+                cookie_issued_us=conn.cookie_issued,
+                now=self.engine.now,
+            )
+            if cookie is CookieVerdict.CHILD:
+                conn.srv = server_next(srv, ServerEvent.COOKIE_CHILD)
+                conn.via_cookie = True
+                self.stats.cookie_connections += 1
+                self.live[conn.id] = conn
+                self._child_created(conn, data)
+            elif cookie is CookieVerdict.RESET:
+                self._send(self._client_rst, conn)
+
+    def _child_created(self, conn: Conn, data: bool) -> None:
+        """A child just joined the accept queue (its state is QUEUED already)."""
+        depth = self.listener.acceptq_len
+        stats = self.stats
+        if depth > stats.accept_peak:
+            stats.accept_peak = depth
+        if data:
+            self._data_arrived(conn)
+        if self.app is not None:
+            self.app.on_child()
+
+    def _data_arrived(self, conn: Conn) -> None:
+        self._send(self._client_data_acked, conn)
+        if conn.data_at_server:
+            return
+        conn.data_at_server = True
+        if conn.srv == _ACCEPTED and self.app is not None:
+            self.app.on_data(conn)
+
+    def rst(self, conn: Conn) -> None:
+        if self._filtered(bare_ack=False):
+            return
+        if conn.srv == _REQ:
+            mlistener.tcp_check_req_rst(self.server_ns, self.listener, self.listener.requests[conn.id])
+            conn.srv = server_next(conn.srv, ServerEvent.RST)
+            self.live.pop(conn.id, None)
+
+    def fin(self, conn: Conn) -> None:
+        conn.client_fin_at_server = True
+        if conn.srv == _ACCEPTED and not conn.waiting_worker and self.close_delay < TCP_DELACK_MIN_US:
+            # tcp_fin() puts the socket in pingpong mode, so its ACK waits for the delayed-ACK
+            # timer; an application that closes sooner sends its FIN with that ACK.
+            self.engine.after(self.close_delay, self._app_eof, conn)
+            return
+        if conn.srv != _CLOSED:
+            self.engine.after(TCP_DELACK_MIN_US + self.one_way, self._client_fin_acked, conn)
+        if conn.srv == _ACCEPTED:
+            self.engine.after(self.close_delay, self._app_eof, conn)
+        elif conn.srv == _CLOSED:
+            tw = self.server_tw.entries.get(conn.id)
+            if tw is not None:
+                timewait.tcp_timewait_fin(tw, self.engine.now)
+                self._timer(tw.expires_us, self.tw_expire, conn)
+
+    def _app_eof(self, conn: Conn) -> None:
+        if self.app is not None:
+            self.app.on_eof(conn)
+
+    def tw_expire(self, conn: Conn) -> None:
+        timewait.inet_twsk_expired(self.server_ns, self.server_tw, conn.id, self.engine.now)
+
+    def fin_acked(self, conn: Conn) -> None:
+        tw = timewait.tcp_time_wait(
+            self.server_ns,
+            self.server_tw,
+            key=conn.id,
+            now=self.engine.now,
+            substate=timewait.TwSubstate.FIN_WAIT2,
+        )
+        if tw is not None:
+            self._timer(tw.expires_us, self.tw_expire, conn)
+
+    # -- ServerHost, for the application ----------------------------------------------------
+    def accept(self) -> Conn | None:
+        conn_id = mlistener.inet_csk_accept(self.listener)
+        if conn_id is None:
+            return None
+        conn = self.live[conn_id]
+        conn.srv = server_next(conn.srv, ServerEvent.ACCEPT)
+        return conn
+
+    def queued(self) -> int:
+        return self.listener.acceptq_len
+
+    def client_busy_until(self) -> int:
+        return self._client.program_busy_until
+
+    def reply(self, conn: Conn) -> None:
+        if conn.srv == _ACCEPTED:
+            self._send(self._client_reply, conn)
+
+    def close(self, conn: Conn) -> None:
+        if conn.srv != _ACCEPTED:
+            return
+        conn.srv = server_next(conn.srv, ServerEvent.CLOSE)
+        self.live.pop(conn.id, None)
+        active = not conn.client_fin_at_server
+        self._send_reliably(self._client_fin, conn)
+        if active:
+            self.engine.after(self.rtt, self.fin_acked, conn)

@@ -1,0 +1,192 @@
+"""tcpq.compare: lower-bound peaks and tolerances from draws the lab cannot replay (no root)."""
+
+import json
+import statistics
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from tcpq.app import fidelity
+from tcpq.compare import DRAW_SEEDS, Comparison, MetricRow, compare
+from tcpq.report.compare import render_comparison
+from tcpq.report.json import dumps, run_result_dict, to_jsonable
+from tcpq.scenario import Scenario, scenario_from_dict
+from tcpq.sim.runner import simulate
+from tcpq.types import RunResult
+
+
+def scenario(**extra: Any) -> Scenario:
+    data: dict[str, Any] = {
+        "name": "compare-test",
+        "duration": "1s",
+        "seed": 3,
+        "server": {"backlog": 4, "accept": "never"},
+        "clients": [{"count": 3}],
+    }
+    data.update(extra)
+    return scenario_from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def base() -> RunResult:
+    """A small simulated run: backlog 4, nobody accepts, 3 clients (accept queue 3)."""
+    return simulate(scenario())
+
+
+def with_listener(result: RunResult, **changes: Any) -> RunResult:
+    return replace(result, listener=replace(result.listener, **changes))
+
+
+def row(comparison: Comparison, metric: str) -> MetricRow:
+    return next(r for r in comparison.rows if r.metric == metric)
+
+
+def test_exact_lab_peak_is_a_plain_count_row(base: RunResult) -> None:
+    lab = with_listener(base, accept_queue_peak=base.listener.accept_queue_peak + 3)
+    peak = row(compare(base, lab), "listener.accept_queue_peak")
+    assert not peak.lab_lower_bound and peak.upper is None
+    assert peak.difference == 3 and peak.tolerance == 2 and not peak.ok
+
+
+@pytest.mark.parametrize(
+    ("sim_peak", "lab_peak", "ok"),
+    [
+        (5, 0, True),  # the lab's samples saw nothing; the model's 5 fits the queue (limit 4 + 1)
+        (5, 5, True),
+        (2, 3, True),  # within the tolerance below the bound
+        (0, 3, False),  # the kernel had at least 3; the model says 0, more than ±2 short
+        (6, 2, False),  # above anything an accept queue of limit 4 can hold
+    ],
+)
+def test_inexact_lab_accept_peak_is_a_lower_bound(
+    base: RunResult, sim_peak: int, lab_peak: int, ok: bool
+) -> None:
+    sim = with_listener(base, accept_queue_peak=sim_peak)
+    lab = with_listener(base, accept_queue_peak=lab_peak, accept_queue_peak_exact=False)
+    peak = row(compare(sim, lab), "listener.accept_queue_peak")
+    assert peak.lab_lower_bound and peak.upper == base.listener.accept_queue_limit + 1
+    assert peak.ok is ok
+    assert compare(sim, lab).agrees is ok  # every other row is identical
+
+
+def test_inexact_lab_syn_peak_is_bounded_by_the_syn_queue_limit(base: RunResult) -> None:
+    limit = base.listener.syn_queue_limit
+    lab = with_listener(base, syn_queue_peak=1, syn_queue_peak_exact=False)
+    fits = row(compare(with_listener(base, syn_queue_peak=limit), lab), "listener.syn_queue_peak")
+    over = row(compare(with_listener(base, syn_queue_peak=limit + 1), lab), "listener.syn_queue_peak")
+    assert fits.ok and fits.upper == limit and not over.ok
+    # As an exact value, 1 against the limit would be a disagreement beyond ±2.
+    exact = row(
+        compare(
+            with_listener(base, syn_queue_peak=limit),
+            replace(lab, listener=replace(lab.listener, syn_queue_peak_exact=True)),
+        ),
+        "listener.syn_queue_peak",
+    )
+    assert limit - 1 > exact.tolerance and not exact.ok
+
+
+def test_lower_bound_is_shown_and_flagged(base: RunResult) -> None:
+    lab = with_listener(base, accept_queue_peak=2, accept_queue_peak_exact=False)
+    comparison = compare(base, lab)
+    console = Console(width=120, record=True, color_system=None)
+    console.print(render_comparison(comparison))
+    lines = [line for line in console.export_text().splitlines() if "listener.accept_queue_peak" in line]
+    assert len(lines) == 1 and "≥2" in lines[0].split()
+    rows = json.loads(dumps(to_jsonable(comparison)))["rows"]
+    flagged = {r["metric"]: (r["lab_lower_bound"], r["upper"]) for r in rows}
+    assert flagged["listener.accept_queue_peak"] == (True, base.listener.accept_queue_limit + 1)
+    assert flagged["listener.syn_queue_peak"] == (False, None)
+
+
+def test_run_result_json_carries_the_exactness_flags(base: RunResult) -> None:
+    data = run_result_dict(with_listener(base, syn_queue_peak_exact=False))
+    assert data["listener"]["accept_queue_peak_exact"] is True
+    assert data["listener"]["syn_queue_peak_exact"] is False
+
+
+def test_no_draws_no_widening(base: RunResult) -> None:
+    lab = replace(base, clients=replace(base.clients, connected=base.clients.connected + 3))
+    comparison = compare(base, lab)
+    connected = row(comparison, "clients.connected")
+    assert connected.tolerance == 2 and not connected.ok and connected.draw_sd is None
+    assert not any(note.startswith("tolerance") for note in comparison.notes)
+
+
+def test_tolerance_is_three_standard_deviations_of_the_draws(base: RunResult) -> None:
+    spread = [0, 4, 1, 7, 2, 5, 3, 6]  # connected over the draw runs; sd ≈ 2.449 → 3σ ≈ 7.35
+    draws = [replace(base, clients=replace(base.clients, connected=n)) for n in spread]
+    wide = statistics.stdev(spread) * 3
+    lab = replace(base, clients=replace(base.clients, connected=base.clients.connected + 8))
+    comparison = compare(base, lab, draws, ["packet loss (network.loss = 0.1)"])
+    connected = row(comparison, "clients.connected")
+    assert connected.tolerance == 8 and wide < 8 and connected.ok  # rounded up to whole counts
+    assert connected.draw_sd == pytest.approx(statistics.stdev(spread))
+    # A metric that does not vary between draws keeps its fixed tolerance.
+    assert row(comparison, "clients.attempted").tolerance == 2
+    notes = [note for note in comparison.notes if note.startswith("tolerance")]
+    assert "packet loss" in notes[0] and f"over {len(draws)} simulations" in notes[0]
+    assert "clients.connected ±2 → ±8" in notes[1] and "attempted" not in notes[1]
+
+
+def test_time_tolerance_from_draws_rounds_up_to_the_millisecond(base: RunResult) -> None:
+    pct = base.clients.connect_time_s
+    times = [0.0, 0.1, 0.2, 0.3]  # sd 0.1291 → 3σ 0.387 → 0.388
+    draws = [replace(base, clients=replace(base.clients, connect_time_s=replace(pct, p99=t))) for t in times]
+    comparison = compare(base, base, draws, ["exponential service times (server.service_time)"])
+    assert row(comparison, "connect_time_s.p99").tolerance == pytest.approx(0.388)
+    assert row(comparison, "connect_time_s.p50").tolerance == 0.05  # same in every draw
+
+
+def test_widening_never_narrows(base: RunResult) -> None:
+    draws = [replace(base, clients=replace(base.clients, connected=n)) for n in (3, 3, 4, 3)]
+    assert row(compare(base, base, draws, ["x"]), "clients.connected").tolerance == 2
+
+
+def test_unreplayed_draws() -> None:
+    assert fidelity.unreplayed_draws(scenario(host={"wakeup": "1ms"})) == []
+    assert fidelity.unreplayed_draws(scenario()) == []  # nobody accepts: no wake-up is drawn
+    lossy = fidelity.unreplayed_draws(scenario(network={"loss": 0.05}, host={"wakeup": "1ms"}))
+    assert len(lossy) == 1 and "network.loss" in lossy[0]
+    service = {"backlog": 4, "workers": 2, "service_time": "exp:10ms"}
+    assert (
+        "server.service_time"
+        in fidelity.unreplayed_draws(scenario(server=service, host={"wakeup": "1ms"}))[0]
+    )
+    fixed = {"backlog": 4, "workers": 2, "service_time": "10ms"}
+    assert fidelity.unreplayed_draws(scenario(server=fixed, host={"wakeup": "1ms"})) == []
+    woken = fidelity.unreplayed_draws(scenario(server={"backlog": 4}, host={"wakeup": ["1ms", "2ms"]}))
+    assert len(woken) == 1 and "host.wakeup" in woken[0]
+
+
+def test_compare_scenario_derives_tolerances_only_with_such_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The use-case simulates DRAW_SEEDS more runs for a lossy scenario (the lab is stubbed out)."""
+    import tcpq.lab.runner
+    import tcpq.sim.runner
+
+    calls: list[int | None] = []
+    real = tcpq.sim.runner.simulate
+
+    def counting(*args: Any, **kwargs: Any) -> RunResult:
+        calls.append(kwargs.get("draw_seed"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tcpq.sim.runner, "simulate", counting)
+    monkeypatch.setattr(tcpq.lab.runner, "run_lab", lambda s, **_: real(fidelity.for_running_kernel(s)))
+    lossy = scenario(
+        duration="3s",
+        server={"backlog": 8},
+        clients=[{"rate": "200/s", "until": "2s"}],
+        network={"loss": 0.2},
+        host={"wakeup": "1ms"},
+    )
+    result = fidelity.compare_scenario(lossy)
+    assert calls == [None, *range(1, DRAW_SEEDS + 1)]
+    widened = [r for r in result.comparison.rows if r.draw_sd is not None and r.draw_sd > 0]
+    assert widened, "20 % loss makes the counters vary between draw seeds"
+    assert any(note.startswith("tolerance: packet loss") for note in result.comparison.notes)
+    calls.clear()
+    plain = fidelity.compare_scenario(scenario(host={"wakeup": "1ms"}))
+    assert calls == [None] and all(r.draw_sd is None for r in plain.comparison.rows)
