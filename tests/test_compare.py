@@ -3,6 +3,7 @@
 import json
 import statistics
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,23 +146,32 @@ def test_widening_never_narrows(base: RunResult) -> None:
     assert row(compare(base, base, draws, ["x"]), "clients.connected").tolerance == 2
 
 
+# No draws of the host's own: one wake-up latency, ideal timers (no jiffies phase).
+FIXED_HOST = {"wakeup": "1ms", "hz": 0}
+
+
 def test_unreplayed_draws() -> None:
-    assert fidelity.unreplayed_draws(scenario(host={"wakeup": "1ms"})) == []
-    assert fidelity.unreplayed_draws(scenario()) == []  # nobody accepts: no wake-up is drawn
-    lossy = fidelity.unreplayed_draws(scenario(network={"loss": 0.05}, host={"wakeup": "1ms"}))
+    ticking = fidelity.unreplayed_draws(scenario(host={"wakeup": "1ms"}))
+    assert len(ticking) == 1 and "jiffies" in ticking[0]
+    assert fidelity.unreplayed_draws(scenario(host=FIXED_HOST)) == []
+    assert fidelity.unreplayed_draws(scenario(host={"hz": 0})) == []  # nobody accepts: no wake-up
+    lossy = fidelity.unreplayed_draws(scenario(network={"loss": 0.05}, host=FIXED_HOST))
     assert len(lossy) == 1 and "network.loss" in lossy[0]
     service = {"backlog": 4, "workers": 2, "service_time": "exp:10ms"}
     assert (
         "server.service_time"
-        in fidelity.unreplayed_draws(scenario(server=service, host={"wakeup": "1ms"}))[0]
+        in fidelity.unreplayed_draws(scenario(server=service, host=FIXED_HOST))[0]
     )
     fixed = {"backlog": 4, "workers": 2, "service_time": "10ms"}
-    assert fidelity.unreplayed_draws(scenario(server=fixed, host={"wakeup": "1ms"})) == []
-    woken = fidelity.unreplayed_draws(scenario(server={"backlog": 4}, host={"wakeup": ["1ms", "2ms"]}))
+    assert fidelity.unreplayed_draws(scenario(server=fixed, host=FIXED_HOST)) == []
+    drawn_wakeups = {"wakeup": ["1ms", "2ms"], "hz": 0}
+    woken = fidelity.unreplayed_draws(scenario(server={"backlog": 4}, host=drawn_wakeups))
     assert len(woken) == 1 and "host.wakeup" in woken[0]
 
 
-def test_compare_scenario_derives_tolerances_only_with_such_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_scenario_derives_tolerances_only_with_such_draws(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The use-case simulates DRAW_SEEDS more runs for a lossy scenario (the lab is stubbed out)."""
     import tcpq.lab.runner
     import tcpq.sim.runner
@@ -180,13 +190,15 @@ def test_compare_scenario_derives_tolerances_only_with_such_draws(monkeypatch: p
         server={"backlog": 8},
         clients=[{"rate": "200/s", "until": "2s"}],
         network={"loss": 0.2},
-        host={"wakeup": "1ms"},
+        host=FIXED_HOST,
     )
-    result = fidelity.compare_scenario(lossy)
+    host_file = tmp_path / "host.toml"  # the model's host, as `tcpq lab calibrate` writes one
+    host_file.write_text('[host]\nwakeup = "1ms"\nhz = 0\n')
+    result = fidelity.compare_scenario(lossy, host_file=host_file)
     assert calls == [None, *range(1, DRAW_SEEDS + 1)]
     widened = [r for r in result.comparison.rows if r.draw_sd is not None and r.draw_sd > 0]
     assert widened, "20 % loss makes the counters vary between draw seeds"
     assert any(note.startswith("tolerance: packet loss") for note in result.comparison.notes)
     calls.clear()
-    plain = fidelity.compare_scenario(scenario(host={"wakeup": "1ms"}))
+    plain = fidelity.compare_scenario(scenario(host=FIXED_HOST), host_file=host_file)
     assert calls == [None] and all(r.draw_sd is None for r in plain.comparison.rows)

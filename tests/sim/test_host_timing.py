@@ -8,6 +8,7 @@ requests and 14 get SYN cookies (the SYN queue is full before any final ACK is p
 14 cookie ACKs overflow the accept queue: 31 ListenOverflows, 14 cookies, 17 retransmissions.
 """
 
+import statistics
 from typing import Any
 
 from tcpq.scenario import scenario_from_dict
@@ -43,8 +44,11 @@ def test_server_behind_the_clients_burst_gives_the_kernels_31_14_17() -> None:
 
 
 def test_server_with_its_own_cpu_keeps_up_after_its_first_wake() -> None:
-    overflows, _, retrans = counts(run({"behind_client": 0.0}))
-    assert overflows <= 3 and retrans == overflows
+    """Mostly 0–3 overflows; a retransmission wave split over two wheel ticks (a draw of the
+    jiffies phase) sometimes adds a few cookies, as in the kernel's 11-overflow runs."""
+    runs = [counts(run({"behind_client": 0.0}, draw_seed=seed)) for seed in range(10)]
+    assert statistics.median(overflows for overflows, _, _ in runs) <= 3
+    assert all(overflows < 31 and retrans <= overflows for overflows, _, retrans in runs)
 
 
 def test_placement_is_drawn_per_burst_so_runs_spread_between_the_modes() -> None:

@@ -33,16 +33,19 @@ def msecs_to_jiffies_us(delay_us: int, tick_us: int) -> int:
     return -(-delay_us // tick_us)
 
 
-def timer_wheel_expiry(now_us: int, delay_us: int, hz: int) -> int:
+def timer_wheel_expiry(now_us: int, delay_us: int, hz: int, jiffies_offset_us: int = 0) -> int:
     """When a `mod_timer(t, jiffies + delay)` armed at `now_us` really fires, in µs.
 
     calc_wheel_index(): the level is chosen by the delta; calc_index() rounds the expiry up to
     the next multiple of that level's granularity ("a timer never fires early"). hz = 0 means
-    ideal timers (no tick): the model's exact schedule.
+    ideal timers (no tick): the model's exact schedule. `jiffies_offset_us`: where time 0 falls
+    on the jiffies clock (a real run starts at no particular tick: the simulator draws it, so
+    whether a burst's timers share one wheel bucket or straddle two is a draw, as on a host).
     """
     if hz <= 0 or delay_us <= 0:
         return now_us + max(0, delay_us)
     tick_us = 1_000_000 // hz
+    now_us += jiffies_offset_us
     now_j = now_us // tick_us
     delta = msecs_to_jiffies_us(delay_us, tick_us)
     expires = now_j + delta
@@ -51,7 +54,12 @@ def timer_wheel_expiry(now_us: int, delay_us: int, hz: int) -> int:
         level += 1
     shift = level * LVL_CLK_SHIFT
     bucket = ((expires >> shift) + 1) << shift
-    return bucket * tick_us
+    return bucket * tick_us - jiffies_offset_us
+
+
+# Where time 0 falls on the jiffies clock is drawn from one level-3 granule (512 ticks): every
+# coarser boundary than that is seconds away from a run's bursts.
+JIFFIES_PHASE_TICKS = 512
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from tcpq.model.timing import IDEAL_HOST, HostTiming, timer_wheel_expiry
+from tcpq.model.timing import IDEAL_HOST, JIFFIES_PHASE_TICKS, HostTiming, timer_wheel_expiry
 from tcpq.scenario import FilterSection
 from tcpq.sim.conn import Conn
 from tcpq.sim.engine import Engine
@@ -33,6 +33,9 @@ class Link:
     ) -> None:
         self.engine = engine
         self.hz = host.hz
+        # Where time 0 falls on the jiffies clock: a draw (model/timing.py), like a real run's.
+        tick = 1_000_000 // host.hz if host.hz > 0 else 0
+        self.jiffies_offset = rng.randrange(JIFFIES_PHASE_TICKS * tick) if tick else 0
         self.packet_us = host.packet_us
         # The softirq backlog (kernel-model §14.2): packets sent from process context are
         # processed at once when it is empty (the handshake completes inside connect()); packets
@@ -53,7 +56,7 @@ class Link:
         """Arm a kernel timer for `when` (the model's `jiffies + timeout`): it fires on its
         timer-wheel boundary, a bucket many timers share (model/timing.py)."""
         now = self.engine.now
-        self.engine.at_bucket(timer_wheel_expiry(now, when - now, self.hz), action, arg)
+        self.engine.at_bucket(timer_wheel_expiry(now, when - now, self.hz, self.jiffies_offset), action, arg)
 
     def send(self, handler: Handler, conn: Conn) -> None:
         """A packet sent from process context (connect(), send(), close())."""
