@@ -35,6 +35,10 @@ ACCOUNTS: dict[str, str] = {
 }
 
 
+# `tcpq lab fuzz` on this machine: hand-written after the run (keep it true when re-running).
+FUZZ_ACCOUNT = ROOT / "docs" / "fuzz" / "README.md"
+
+
 def compare(path: Path) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "tcpq", "compare", str(path), "--json"],
@@ -144,6 +148,7 @@ def main() -> None:
         *summary,
         "",
         *body,
+        FUZZ_ACCOUNT.read_text(encoding="utf-8"),
     ]
     text = "\n".join(page)
     if args.only:
