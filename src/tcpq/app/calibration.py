@@ -32,11 +32,9 @@ def save(calibration: Calibration, path: Path | None = None) -> Path:
     return target
 
 
-def host_table(measure_if_missing: bool = True) -> tuple[dict[str, object], Path] | None:
-    """The [host] table measured on this machine since boot (measuring it now if allowed)."""
+def host_table() -> tuple[dict[str, object], Path]:
+    """The [host] table measured on this machine since boot (measuring it now if missing)."""
     path = cache_path()
     if not path.exists():
-        if not measure_if_missing:
-            return None
         save(calibrate(), path)
     return load_host_table(path), path

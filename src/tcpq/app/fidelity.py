@@ -58,9 +58,7 @@ def with_measured_host(scenario: Scenario, host_file: Path | None = None) -> tup
         table: dict[str, object] = load_host_table(host_file)
         source = str(host_file)
     else:
-        measured = host_table()
-        assert measured is not None
-        table, path = measured
+        table, path = host_table()
         source = f"measured on this machine by `tcpq lab calibrate` ({path})"
     host = HostSection.model_validate(table)
     return scenario.model_copy(update={"host": host}), f"model: host timing {source}"

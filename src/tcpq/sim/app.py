@@ -35,7 +35,8 @@ class ServerHost(Protocol):
 
 
 class ServerApp:
-    """Base: never accepts. Subclasses override `_drain`."""
+    """Base: never accepts (`accept = "never"`). Subclasses override `_readable` (the listener
+    became readable while running) and `_start` (accept_after has come)."""
 
     def __init__(
         self,
@@ -66,7 +67,6 @@ class ServerApp:
 
     def _start(self, _: object) -> None:
         self.started = True
-        self._drain()
 
     def on_child(self) -> None:
         """A child was appended to the accept queue (the listener is readable)."""
@@ -74,7 +74,7 @@ class ServerApp:
             self._readable()
 
     def _readable(self) -> None:
-        self._drain()
+        """A never-accepting application ignores it."""
 
     def wake_at(self) -> int:
         """When a process woken now runs: a latency after now or, when it finds no free CPU,
@@ -117,9 +117,6 @@ class ServerApp:
         """The client closed an accepted connection: close ours too (read() returned 0)."""
         if conn.srv == ServerState.ACCEPTED and not conn.waiting_worker:
             self.host.close(conn)
-
-    def _drain(self) -> None:
-        """Accept what the policy allows now."""
 
     def _took(self, conn: Conn) -> None:
         """A connection just accepted by a non-worker server."""
@@ -164,13 +161,20 @@ class ImmediateApp(ServerApp):
 class RateApp(ServerApp):
     """One accept() every 1/rate seconds at most; asleep in between."""
 
-    next_accept = 0
-    wake_armed = False
-    interval = 1
-
-    def with_rate(self, rate: float) -> "RateApp":
+    def __init__(
+        self,
+        engine: Engine,
+        host: ServerHost,
+        accept_after: int,
+        request_mode: bool,
+        timing: HostTiming,
+        rng: random.Random,
+        rate: float,
+    ) -> None:
         self.interval = max(1, round(1_000_000 / rate))
-        return self
+        self.next_accept = 0
+        self.wake_armed = False
+        super().__init__(engine, host, accept_after, request_mode, timing, rng)
 
     def _readable(self) -> None:
         if not self.wake_armed:
@@ -207,14 +211,21 @@ class RateApp(ServerApp):
 class WorkersApp(ServerApp):
     """N workers: each accepts, serves for the service time, then takes the next connection."""
 
-    idle = 0  # workers blocked in accept()
-    waking = 0  # woken, not yet running
-    service_time: Callable[[], int] = staticmethod(lambda: 0)
-
-    def with_pool(self, workers: int, service: ServiceTime) -> "WorkersApp":
-        self.idle = workers
-        self.service_time = _sampler(service, self.rng)
-        return self
+    def __init__(
+        self,
+        engine: Engine,
+        host: ServerHost,
+        accept_after: int,
+        request_mode: bool,
+        timing: HostTiming,
+        rng: random.Random,
+        workers: int,
+        service: ServiceTime,
+    ) -> None:
+        self.idle = workers  # blocked in accept()
+        self.waking = 0  # woken, not yet running
+        self.service_time = _sampler(service, rng)
+        super().__init__(engine, host, accept_after, request_mode, timing, rng)
 
     def _readable(self) -> None:
         # One exclusive waiter woken per connection queued and not yet claimed.

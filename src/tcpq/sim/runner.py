@@ -82,14 +82,14 @@ def _make_app(
     request_mode = any(group.request for group in scenario.clients)
     args = (engine, host, server.accept_after, request_mode, timing, rng)
     if server.workers is not None and server.service_time is not None:
-        return WorkersApp(*args).with_pool(server.workers, server.service_time)
+        return WorkersApp(*args, server.workers, server.service_time)
     accept = server.accept if server.accept is not None else "immediate"
     if accept == "never":
         return ServerApp(*args)
     if accept == "immediate":
         return ImmediateApp(*args)
     assert isinstance(accept, float)
-    return RateApp(*args).with_rate(accept)
+    return RateApp(*args, accept)
 
 
 class _Feeder:
