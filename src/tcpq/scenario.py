@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from tcpq.errors import ScenarioError
 from tcpq.model.timing import REFERENCE_HOST, HostTiming
-from tcpq.units import ServiceTime, parse_duration, parse_rate, parse_service_time
+from tcpq.units import ServiceTime, parse_duration, parse_duration_ns, parse_rate, parse_service_time
 
 MAX_ATTEMPTS = 20_000_000  # bound on simulated connection attempts per run (memory, time)
 MAX_DURATION_US = 24 * 3600 * 1_000_000
@@ -61,6 +61,15 @@ def _service_time(value: object) -> ServiceTime:
 
 
 Duration = Annotated[int, BeforeValidator(_duration)]
+
+
+def _duration_ns(value: object) -> int:
+    if not isinstance(value, str):
+        raise ValueError("expected a short duration string such as '2.3us' or '950ns'")
+    return parse_duration_ns(value)
+
+
+FineDuration = Annotated[int, BeforeValidator(_duration_ns)]  # ns: the stack's per-packet costs
 OptionalDuration = Annotated[int | None, BeforeValidator(_optional_duration)]
 Rate = Annotated[float, BeforeValidator(_rate)]
 Service = Annotated[ServiceTime, BeforeValidator(_service_time)]
@@ -200,6 +209,10 @@ class HostSection(_Strict):
     hz: int = Field(default=REFERENCE_HOST.hz, ge=0, le=10_000)
     connect_gap: Duration = REFERENCE_HOST.connect_gap_us
     packet_cost: Duration = REFERENCE_HOST.packet_us
+    syn_cost: FineDuration | None = REFERENCE_HOST.syn_ns
+    synack_cost: FineDuration | None = REFERENCE_HOST.synack_ns
+    child_cost: FineDuration | None = REFERENCE_HOST.child_ns
+    drop_cost: FineDuration | None = REFERENCE_HOST.drop_ns
     inline_packet_cost: Duration = REFERENCE_HOST.inline_packet_us
     wakeup: Annotated[tuple[int, ...], BeforeValidator(_durations)] = REFERENCE_HOST.wakeup_us
     accept_cost: Duration = REFERENCE_HOST.accept_us
@@ -208,11 +221,24 @@ class HostSection(_Strict):
     warm_wakeup: Duration = REFERENCE_HOST.warm_wakeup_us
     cold_after: Duration = REFERENCE_HOST.cold_after_us
 
+    def _kind_cost(self, key: str) -> int | None:
+        """A kind of packet's cost: as given; else `packet_cost` if that was given (None);
+        else the reference machine's."""
+        if key not in self.model_fields_set and "packet_cost" in self.model_fields_set:
+            return None
+        value = getattr(self, key)
+        assert value is None or isinstance(value, int)
+        return value
+
     def timing(self) -> HostTiming:
         return HostTiming(
             hz=self.hz,
             connect_gap_us=self.connect_gap,
             packet_us=self.packet_cost,
+            syn_ns=self._kind_cost("syn_cost"),
+            synack_ns=self._kind_cost("synack_cost"),
+            child_ns=self._kind_cost("child_cost"),
+            drop_ns=self._kind_cost("drop_cost"),
             inline_packet_us=self.inline_packet_cost,
             wakeup_us=self.wakeup,
             accept_us=self.accept_cost,

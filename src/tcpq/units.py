@@ -11,6 +11,7 @@ from enum import StrEnum
 US_PER_UNIT = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "h": 3_600_000_000}
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|µs|ms|s|min|h)\s*$")
+_FINE_DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(ns|us|µs)\s*$")
 _RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*([kKM]?)\s*/\s*(us|ms|s|min|h)\s*$")
 _MULTIPLIER = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6}
 
@@ -21,6 +22,15 @@ def parse_duration(text: str) -> int:
     if match is None:
         raise ValueError(f"{text!r} is not a duration (use e.g. '3.5s', '200ms', '50us', '2min')")
     return round(float(match.group(1)) * US_PER_UNIT[match.group(3)])
+
+
+def parse_duration_ns(text: str) -> int:
+    """'2.3us' or '950ns' → integer nanoseconds: the stack's time per packet is a few µs and
+    its fraction matters (a wave of 200 packets at 2.3 µs is not one at 2 µs)."""
+    match = _FINE_DURATION_RE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a short duration (use e.g. '2.3us' or '950ns')")
+    return round(float(match.group(1)) * (1 if match.group(3) == "ns" else 1000))
 
 
 def parse_rate(text: str) -> float:

@@ -1,6 +1,6 @@
 """`tcpq lab calibrate`: measure the host's speed (model/timing.py) with the lab's own programs.
 
-Four probes in throwaway namespaces, independent of any scenario (nothing is fitted to a
+Five probes in throwaway namespaces, independent of any scenario (nothing is fitted to a
 scenario being compared):
 
 - wake-up: the lab server (an epoll loop, as `accept = "immediate"` runs) is asleep; a probe
@@ -10,10 +10,11 @@ scenario being compared):
 - accept cost: 200 children wait in the queue of a server that starts accepting at 0.4 s; the
   median time between two accept() returns of that drain.
 - connect gap: the lab's client generator starts a burst of 300 clients at a port whose SYNs
-  are dropped (as most SYNs of an overflowing burst are); the mean time between two calls.
-- packet cost: the same burst of non-blocking connect() calls against a listener (the whole
-  handshake, three packets, is processed inside each call: kernel-model §14.2) and against a
-  port whose SYNs are dropped (one packet sent, none processed); a third of the difference.
+  an nft rule drops (as most SYNs of an overflowing burst are, so no handshake is processed
+  inside a call); the mean time between two calls.
+- packet costs: waves of 200 retransmitted SYNs timed where the server's interface receives
+  them (lab/wave.py): per SYN, SYN-ACK, final ACK that creates a child, and final ACK that a
+  full accept queue drops.
 
 The timer tick is the kernel's CONFIG_HZ, read from /proc/config.gz or /boot/config-*, else
 250 (the reference machine's) with a note.
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tcpq.errors import TcpqError
@@ -38,19 +40,26 @@ from tcpq.observe.netns import resolve_netns
 from tcpq.types import Calibration
 
 Progress = Callable[[float], None]
-ROUNDS = 40  # bursts for the wake-up and connect-gap probe
-BURST = 10  # clients in each
+ROUNDS = 24  # bursts for the wake-up and connect-gap probe
+BURST = 50  # clients in each: a burst long (~1 ms) against a wake-up (~0.1-0.3 ms), so a
+# server that waited for the client program is told apart from one that woke late
 ROUND_S = 0.04
+LONG_ROUNDS = 8  # bursts for the preemption probe
+LONG_BURST = 400  # clients in each: ~6-10 ms, longer than a scheduler slice
+LONG_ROUND_S = 0.06
 QUEUED = 200
-LOOP = 200  # connect() calls in each packet-cost burst
 GAP_BURST = 300  # the generator's burst for its connect gap
-REPEAT = 5
-PORTS = {"accept": 5102, "burst": 5103, "loop": 5104, "dropped": 5105}
+WAVE = 200  # clients in each wave of the packet-cost probe
+WAVE_S = 0.05  # a wave's packets arrive within this of its first SYN
+SWITCH_S = 0.5  # when the wave probe's listener changes (the wave comes ~1 s after the burst)
+REPEAT = 3
+PORTS = {"accept": 5102, "burst": 5103, "long": 5104, "dropped": 5105, "wave": 5110}
+_SYN, _ACK = 0x02, 0x10  # TCP flags: a SYN (no ACK); a bare final ACK
 
 
-def _server(lab: sandbox.Lab, port: int, *, accept: str, accept_after_s: float, lifetime_s: float) -> (
-    "subprocess.Popen[bytes]"
-):
+def _server(
+    lab: sandbox.Lab, port: int, *, accept: str, accept_after_s: float, lifetime_s: float
+) -> "subprocess.Popen[bytes]":
     config = {
         "address": lab.server.address,
         "port": port,
@@ -190,43 +199,131 @@ def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[fl
     return wakeups, gaps
 
 
-def measure_packet_cost(lab: sandbox.Lab) -> tuple[float, list[float]]:
-    """The stack's time per packet: the same burst of non-blocking connect() calls against a
-    listener (SYN, SYN-ACK and final ACK processed inside each call) and against a port whose
-    SYNs an nft rule in the server namespace drops (only the SYN leaves); a third of the
-    difference per call (the median of REPEAT bursts each)."""
-    server = _server(lab, PORTS["loop"], accept="immediate", accept_after_s=0.0, lifetime_s=5.0)
+def measure_preemption(lab: sandbox.Lab) -> list[float]:
+    """How long a server behind the client waits when the client program never sleeps: the
+    lab's generator starts LONG_ROUNDS bursts of LONG_BURST clients; for each burst whose
+    server did not run at once (first accept() 1 ms or more after the first call) and that
+    was still going on when the server ran, the time from the first call to that accept()
+    (the scheduler preempted the client: at a tick, once its slice was used up)."""
+    lifetime_s = LONG_ROUNDS * LONG_ROUND_S + 0.5
+    server = _server(lab, PORTS["long"], accept="immediate", accept_after_s=0.0, lifetime_s=lifetime_s)
+    times = [round(r * LONG_ROUND_S, 6) for r in range(LONG_ROUNDS) for _ in range(LONG_BURST)]
+    starts = _generator_starts(lab, PORTS["long"], times, LONG_ROUNDS * LONG_ROUND_S)
+    accepted = _last_json(server, "accepted", 10)
+    assert isinstance(accepted, list)
+    return preemption_waits(starts, [float(a) for a in accepted], LONG_BURST, LONG_ROUND_S)
+
+
+def preemption_waits(starts: list[float], accepted: list[float], burst: int, round_s: float) -> list[float]:
+    """Per burst of `burst` calls (`starts`), the first accept() when the server waited for
+    a CPU and the client program was still issuing calls then (see measure_preemption)."""
+    waits = []
+    for r in range(len(starts) // burst):
+        calls = starts[r * burst : (r + 1) * burst]
+        after = [a for a in accepted if calls[0] <= a < calls[0] + round_s]
+        if after and min(after) - calls[0] >= 1e-3 and min(after) < calls[-1]:
+            waits.append(min(after) - calls[0])
+    return waits
+
+
+def measure_connect_gaps(lab: sandbox.Lab) -> list[float]:
+    """The generator's own pace: a burst at a port whose SYNs an nft rule in the server
+    namespace drops, so no handshake is processed inside its connect() calls (as for most
+    calls of an overflowing burst)."""
     table = "tcpqcal"
     lab.server.run("nft", "add", "table", "inet", table)
     lab.server.run("nft", "add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }")
-    lab.server.run(
-        "nft", "add", "rule", "inet", table, "in", "tcp", "dport", str(PORTS["dropped"]), "drop"
-    )
+    lab.server.run("nft", "add", "rule", "inet", table, "in", "tcp", "dport", str(PORTS["dropped"]), "drop")
     try:
-        per_call = {}
-        for name in ("loop", "dropped"):
-            probe = _probe(
-                lab,
-                {
-                    "mode": "burst",
-                    "address": lab.server.address,
-                    "port": PORTS[name],
-                    "count": LOOP,
-                    "repeat": REPEAT,
-                    "lifetime_s": 5.0,
-                },
-            )
-            values = _last_json(probe, "result", 20)
-            assert isinstance(values, list)
-            per_call[name] = statistics.median(float(value) for value in values)
-        # The generator's own pace: a burst whose SYNs are dropped, so no handshake is
-        # processed inside its connect() calls (as for most calls of an overflowing burst).
         starts = _generator_starts(lab, PORTS["dropped"], [0.0] * GAP_BURST, 0.5)
-        gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     finally:
         lab.server.run("nft", "delete", "table", "inet", table, check=False)
-        server.kill()
-    return max(0.0, (per_call["loop"] - per_call["dropped"]) / 3), gaps
+    return [later - earlier for earlier, later in itertools.pairwise(starts)]
+
+
+@dataclass(frozen=True)
+class Wave:
+    """One timer-driven wave of retransmitted SYNs at the server's interface (lab/wave.py):
+    the receive times of its SYNs and of the final ACKs that answer them, in seconds."""
+
+    syns: list[float]
+    acks: list[float]
+
+    @classmethod
+    def after(cls, packets: list[tuple[float, int]], start_s: float) -> "Wave":
+        """The first wave of SYNs received after `start_s` (within WAVE_S of its first)."""
+        syns = sorted(t for t, flags in packets if t >= start_s and flags & 0x12 == _SYN)
+        if len(syns) < WAVE // 2:
+            raise TcpqError("calibrate: the wave probe saw no retransmitted SYNs; try again")
+        first = syns[0]
+        in_wave = [t for t in syns if t < first + WAVE_S]
+        acks = sorted(t for t, flags in packets if first <= t < first + WAVE_S and flags == _ACK)
+        if len(acks) < WAVE // 2:
+            raise TcpqError("calibrate: the wave probe saw too few final ACKs; try again")
+        return cls(in_wave, acks)
+
+    def syn_us(self) -> float:
+        """A SYN's processing: the SYNs are drained back to back."""
+        return (self.syns[-1] - self.syns[0]) / (len(self.syns) - 1) * 1e6
+
+    def synack_us(self) -> float:
+        """A SYN-ACK's at the client: all of them are drained after the last SYN's own
+        processing and before the first final ACK (the backlog is one FIFO: kernel-model §14.2)."""
+        return ((self.acks[0] - self.syns[-1]) * 1e6 - self.syn_us()) / len(self.syns)
+
+    def ack_us(self, first: int = 0, first_us: float = 0.0) -> float:
+        """A final ACK's, when the `first` ACKs cost `first_us` each (children before a full
+        accept queue drops the rest)."""
+        span = (self.acks[-1] - self.acks[0]) * 1e6 - first * first_us
+        return span / (len(self.acks) - 1 - first)
+
+
+def _wave(lab: sandbox.Lab, port: int, config: dict[str, object]) -> Wave:
+    """Clients dropped at a listener retransmit together about 1 s later; time that wave."""
+    probe = lab.server.python(
+        "tcpq.lab.wave",
+        json.dumps(
+            {
+                "address": lab.server.address,
+                "port": port,
+                "switch_s": SWITCH_S,
+                "lifetime_s": SWITCH_S + 1.4,
+                **config,
+            }
+        ),
+        stdin=True,
+    )
+    _ready(probe, "wave probe")
+    assert probe.stdin is not None
+    probe.stdin.write(b"go\n")
+    probe.stdin.flush()
+    _generator_starts(lab, port, [0.0] * WAVE, SWITCH_S + 1.2)
+    packets = _last_json(probe, "packets", 10)
+    assert isinstance(packets, list)
+    return Wave.after([(float(t), int(flags)) for t, flags in packets], SWITCH_S)
+
+
+def measure_packet_costs(lab: sandbox.Lab) -> dict[str, float]:
+    """The softirq's time per kind of packet, from waves of WAVE retransmitted SYNs (the
+    median of REPEAT waves each):
+
+    - a listener with backlog 0 overflows on the first child, so the other clients' SYNs are
+      dropped; it then takes backlog 4096, and their retransmitted wave is answered and every
+      final ACK creates a child: `syn`, `synack`, `child`;
+    - a listener with backlog 8 keeps 9 children and drops the other SYNs; it accepts its 9
+      once and never again, so the wave's SYNs are answered (8 request socks, then cookies)
+      and after 9 children the full accept queue drops the other final ACKs: `drop`.
+    """
+    grown = [
+        _wave(lab, PORTS["wave"] + r, {"backlog": 0, "switch": "relisten", "new_backlog": 4096})
+        for r in range(REPEAT)
+    ]
+    syn = statistics.median(wave.syn_us() for wave in grown)
+    synack = statistics.median(wave.synack_us() for wave in grown)
+    child = statistics.median(wave.ack_us() for wave in grown)
+    full = [_wave(lab, PORTS["wave"] + REPEAT + r, {"backlog": 8, "switch": "drain"}) for r in range(REPEAT)]
+    drop = statistics.median(wave.ack_us(first=9, first_us=child) for wave in full)
+    return {"syn": syn, "synack": synack, "child": child, "drop": max(0.0, drop)}
 
 
 def wake_components(firsts: list[tuple[float, float]], gap_s: float) -> tuple[list[float], float]:
@@ -270,40 +367,60 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
     if hz is None:
         hz = REFERENCE_HOST.hz
         notes.append(f"CONFIG_HZ not readable (no /proc/config.gz or /boot/config-{release}): assumed {hz}")
-    steps: list[Callable[[sandbox.Lab], object]] = [measure_bursts, measure_accept_cost, measure_packet_cost]
+    steps: list[Callable[[sandbox.Lab], object]] = [
+        measure_bursts,
+        measure_preemption,
+        measure_accept_cost,
+        measure_connect_gaps,
+        measure_packet_costs,
+    ]
     results: list[object] = []
     with sandbox.lab() as lab:
         for index, step in enumerate(steps):
             results.append(step(lab))
             if on_progress is not None:
                 on_progress((index + 1) / len(steps))
-    bursts, accept_gaps, packets = results
-    assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(packets, tuple)
+    bursts, waits, accept_gaps, connect_gaps, costs = results
+    assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(waits, list)
+    assert isinstance(connect_gaps, list) and isinstance(costs, dict)
     firsts, burst_gaps = bursts
-    packet, connect_gaps = packets
     if len(firsts) < ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
         raise TcpqError("calibrate: too few samples (the probes fell behind); try again on a quieter machine")
-    gap = statistics.mean(connect_gaps)
-    latencies, behind = wake_components(firsts, statistics.mean(burst_gaps))
+    # Medians: a burst's first calls after the program slept are slower, and a preempted
+    # call can take milliseconds.
+    gap = statistics.median(connect_gaps)
+    answered_gap = statistics.median(burst_gaps)
+    latencies, behind = wake_components(firsts, answered_gap)
+    if waits:
+        slice_us = round(statistics.median(waits) * 1e6)
+    else:
+        slice_us = REFERENCE_HOST.slice_us
+        notes.append("slice not measured (no server waited behind a long burst): the reference machine's")
     timing = HostTiming(
         hz=hz,
         connect_gap_us=round(gap * 1e6),
-        packet_us=round(packet * 1e6),
+        # Other packets (data, FIN, RST): a handshake packet's mean cost.
+        packet_us=round((costs["syn"] + costs["synack"] + costs["child"]) / 3),
+        syn_ns=round(costs["syn"] * 1000),
+        synack_ns=round(costs["synack"] * 1000),
+        child_ns=round(costs["child"] * 1000),
+        drop_ns=round(costs["drop"] * 1000),
         # A connect() whose handshake completes inside it, against one whose SYN is dropped.
-        inline_packet_us=round(max(0.0, statistics.mean(burst_gaps) - gap) * 1e6 / 3),
+        inline_packet_us=round(max(0.0, answered_gap - gap) * 1e6 / 3),
         wakeup_us=_deciles(latencies),
         accept_us=round(statistics.median(accept_gaps) * 1e6),
         behind_client=round(behind, 2),
+        slice_us=slice_us,
         # Not measured here: the reference machine's (docs/scenarios.md, [host]).
-        slice_us=REFERENCE_HOST.slice_us,
         warm_wakeup_us=REFERENCE_HOST.warm_wakeup_us,
         cold_after_us=REFERENCE_HOST.cold_after_us,
     )
     samples = {
         "wakeup": len(firsts),
+        "slice": len(waits),
         "accept": len(accept_gaps) + 1,
         "connect": len(connect_gaps) + 1,
-        "packet": 2 * LOOP * REPEAT,
+        "packet": 2 * REPEAT,  # waves of WAVE clients
     }
     return Calibration(kernel=release, timing=timing, samples=samples, notes=notes)
 
@@ -320,12 +437,16 @@ def host_toml(calibration: Calibration, when: str) -> str:
         f"hz = {timing.hz}",
         f'connect_gap = "{timing.connect_gap_us}us"',
         f'packet_cost = "{timing.packet_us}us"',
+        f'syn_cost = "{timing.syn_ns}ns"',
+        f'synack_cost = "{timing.synack_ns}ns"',
+        f'child_cost = "{timing.child_ns}ns"',
+        f'drop_cost = "{timing.drop_ns}ns"',
         f'inline_packet_cost = "{timing.inline_packet_us}us"',
         f"wakeup = [{wakeup}]",
         f"behind_client = {timing.behind_client}",
         f'accept_cost = "{timing.accept_us}us"',
-        "# not measured: the reference machine's values (docs/scenarios.md, [host])",
         f'slice = "{timing.slice_us}us"',
+        "# not measured: the reference machine's values (docs/scenarios.md, [host])",
         f'warm_wakeup = "{timing.warm_wakeup_us}us"',
         f'cold_after = "{timing.cold_after_us}us"',
         "",

@@ -77,6 +77,12 @@ class HostTiming:
     sleeps: measured, it decides whether a burst of 20 to a backlog of 2 overflows twice or 31
     times. It waits at most `slice_us`: the scheduler's base slice (0.75 ms × (1 + log2 CPUs)
     since 6.6, 1.5 ms on two CPUs) preempts a client that never sleeps.
+
+    A packet drained from a softirq backlog costs what its handling costs (`PacketCosts`):
+    a final ACK that creates a child (sk_clone_lock, hashing, queueing) takes about twice as
+    long as one the full accept queue drops, so a wave of cookie ACKs into a full queue drains
+    twice as fast as the application would guess from the handshake's mean cost. Unset kinds
+    cost `packet_us`.
     """
 
     hz: int  # CONFIG_HZ: the timer wheel's tick (0: ideal timers)
@@ -89,6 +95,26 @@ class HostTiming:
     slice_us: int = 1500  # ... for at most one scheduler slice (EEVDF base slice, 2 CPUs)
     warm_wakeup_us: int = 0  # a process that slept less than cold_after_us wakes this fast
     cold_after_us: int = 1000  # ... (an idle vCPU that halted longer wakes slowly: `wakeup_us`)
+    # Per kind of packet drained from a softirq backlog, in ns (a fraction of a µs matters
+    # over a wave of hundreds); None: `packet_us`.
+    syn_ns: int | None = None  # a SYN the listener answers (request sock or cookie SYN-ACK)
+    synack_ns: int | None = None  # a SYN-ACK the client answers with its final ACK
+    child_ns: int | None = None  # a final ACK (or cookie ACK) that creates a child
+    drop_ns: int | None = None  # a SYN or final ACK the listener drops (a full accept queue)
+
+    def costs(self) -> "PacketCosts":
+        """The softirq cost of each kind of packet in ns, `packet_us` where a kind is unset."""
+
+        def cost(value: int | None) -> int:
+            return self.packet_us * 1000 if value is None else value
+
+        return PacketCosts(
+            syn=cost(self.syn_ns),
+            synack=cost(self.synack_ns),
+            child=cost(self.child_ns),
+            drop=cost(self.drop_ns),
+            other=self.packet_us * 1000,
+        )
 
     @property
     def ideal(self) -> bool:
@@ -96,12 +122,25 @@ class HostTiming:
             self.hz == 0
             and self.connect_gap_us == 0
             and self.packet_us == 0
+            and not any((self.syn_ns, self.synack_ns, self.child_ns, self.drop_ns))
             and self.inline_packet_us == 0
             and not any(self.wakeup_us)
             and self.accept_us == 0
             and self.behind_client == 0
             and self.warm_wakeup_us == 0
         )
+
+
+@dataclass(frozen=True)
+class PacketCosts:
+    """ns of softirq time per kind of packet (measured: a timer-driven wave of retransmitted
+    SYNs, timestamped where the server's interface receives it, `tcpq lab calibrate`)."""
+
+    syn: int
+    synack: int
+    child: int
+    drop: int
+    other: int  # data, FIN, RST: `packet_us`
 
 
 # An infinitely fast host with ideal timers: the model of kernel-model §1–§8 alone, with the
@@ -113,7 +152,11 @@ IDEAL_HOST = HostTiming(hz=0, connect_gap_us=0, packet_us=0, wakeup_us=(0,), acc
 REFERENCE_HOST = HostTiming(
     hz=250,
     connect_gap_us=15,
-    packet_us=4,
+    packet_us=2,
+    syn_ns=2200,
+    synack_ns=2400,
+    child_ns=2200,
+    drop_ns=1000,
     inline_packet_us=16,
     wakeup_us=(87, 117, 131, 216, 231, 245, 270, 288, 300, 386),
     accept_us=14,

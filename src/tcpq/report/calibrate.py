@@ -21,9 +21,15 @@ def render_calibration(calibration: Calibration, files: list[Path]) -> Group:
     table.add_row(
         "connect_gap", f"{timing.connect_gap_us} µs", f"between connect() calls ({samples['connect']})"
     )
-    table.add_row(
-        "packet_cost", f"{timing.packet_us} µs", f"a packet in the stack ({samples['packet']} calls)"
-    )
+    costs = timing.costs()
+    table.add_row("packet_cost", f"{timing.packet_us} µs", f"other packets ({samples['packet']} waves)")
+    for key, value, what in (
+        ("syn_cost", costs.syn, "a SYN answered"),
+        ("synack_cost", costs.synack, "a SYN-ACK at the client"),
+        ("child_cost", costs.child, "a final ACK that makes a child"),
+        ("drop_cost", costs.drop, "one a full accept queue drops"),
+    ):
+        table.add_row(key, f"{value / 1000:.1f} µs", what)
     table.add_row("inline_packet_cost", f"{timing.inline_packet_us} µs", "a packet inside connect()")
     table.add_row("accept_cost", f"{timing.accept_us} µs", f"one accept() ({samples['accept']})")
     table.add_row("wakeup", "deciles", f"{wake} µs ({samples['wakeup']} wake-ups)")

@@ -54,7 +54,11 @@ class ServerApp:
         self.rng = rng
         self.latency = _wakeup_sampler(timing.wakeup_us, rng)
         self.behind_client = timing.behind_client
-        self.placement_behind = False  # drawn once per burst of the client program
+        # Where the scheduler puts the woken server, drawn once per run: measured, the server
+        # stays on the client program's CPU (or off it) for tens of bursts in a row — a
+        # sync wake-up from the client's softirq prefers the waker's CPU and a task keeps its
+        # previous CPU — so one lab run shows one placement, not a mix.
+        self.placement_behind = timing.behind_client > 0 and rng.random() < timing.behind_client
         self.placement_ends = 0
         self.placement_starts = 0
         self.slice_us = timing.slice_us
@@ -78,15 +82,14 @@ class ServerApp:
 
     def wake_at(self) -> int:
         """When a process woken now runs: a latency after now or, when it finds no free CPU,
-        after the client program's burst of connect() calls (model/timing.py). Where it runs
-        is drawn once per burst: a server placed behind the client stays there until the
-        client program sleeps."""
+        after the client program's burst of connect() calls (model/timing.py): a server
+        placed behind the client (drawn once per run) waits until the client program sleeps,
+        or for at most a scheduler slice of a burst."""
         now = self.engine.now
         busy_until = self.host.client_busy_until()
         if busy_until > now and self.behind_client:
             if self.placement_ends <= now:
-                self.placement_behind = self.rng.random() < self.behind_client
-                self.placement_starts = now
+                self.placement_starts = now  # a new burst of the client program
             self.placement_ends = busy_until  # the same burst goes on: the same placement
             if self.placement_behind:
                 now = min(busy_until, self.placement_starts + self.slice_us)
@@ -209,7 +212,12 @@ class RateApp(ServerApp):
 
 
 class WorkersApp(ServerApp):
-    """N workers: each accepts, serves for the service time, then takes the next connection."""
+    """N workers: each accepts, serves for the service time, then takes the next connection.
+
+    In request mode a worker is a thread per connection (the lab's, Tomcat's blocking
+    connector, Apache prefork): it reads the request, replies, and reads again until the
+    client closes; only then does it close and take the next connection. A client that closes
+    before sending its request frees its worker at once."""
 
     def __init__(
         self,
@@ -266,11 +274,21 @@ class WorkersApp(ServerApp):
         conn.waiting_worker = False
         if self.request_mode:
             self.host.reply(conn)
-            if conn.client_fin_at_server:
-                self.host.close(conn)
-        else:
-            self.host.close(conn)
+            if not conn.client_fin_at_server:
+                conn.worker_holds = True  # blocked in read() until on_eof
+                return
+        self.host.close(conn)
         self._take()
+
+    def on_eof(self, conn: Conn) -> None:
+        """read() returned 0: a worker that replied, or one still waiting for the request,
+        closes and takes the next connection; one serving the request finishes first."""
+        if conn.srv != ServerState.ACCEPTED:
+            return
+        if conn.worker_holds or (conn.waiting_worker and not conn.data_at_server):
+            conn.worker_holds = conn.waiting_worker = False
+            self.host.close(conn)
+            self._take()
 
 
 def _sampler(service: ServiceTime, rng: random.Random) -> Callable[[], int]:

@@ -53,6 +53,7 @@ class ClientSide:
         self._send = link.send
         self._send_reliably = link.send_reliably
         self._send_from_timer = link.send_from_timer
+        self._synack_cost = link.costs.synack
         self._resolve = stats.resolve
         self._connect_times = stats.connect_times
         self._syn_timer = self.syn_timer
@@ -109,7 +110,8 @@ class ClientSide:
         if conn.state == _SYN_SENT:
             self._fail(conn, ClientEvent.CONNECT_TIMEOUT, Outcome.TIMED_OUT)
 
-    def synack(self, conn: Conn) -> None:
+    def synack(self, conn: Conn) -> int:
+        """A SYN-ACK at the client; returns its softirq cost."""
         now = self.engine.now
         state = conn.state
         if state == _SYN_SENT:
@@ -132,6 +134,7 @@ class ClientSide:
         elif state == _CLOSED:
             self.client_ns.counters[mib.OUT_RSTS] += 1  # no socket: the client kernel resets
             self._send(self._server_rst, conn)
+        return self._synack_cost
 
     def program_call(self) -> int:
         """When the client program really makes a call it wants to make now."""

@@ -44,4 +44,5 @@ class Conn:
     client_fin_at_server: bool = False
     server_fin_at_client: bool = False
     fin_acked: bool = False  # our FIN was ACKed alone (not together with the peer's FIN)
-    waiting_worker: bool = False
+    waiting_worker: bool = False  # a worker has it: waiting for its request or serving it
+    worker_holds: bool = False  # a worker replied and is blocked in read() until the client closes

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
 
-Action = Callable[[Any], None]
+Action = Callable[[Any], object]  # what an action returns is ignored (a packet handler returns its cost)
 Event = tuple[int, int, Action, Any]
 MAX_LANES = 256  # distinct delays given a lane; others (e.g. random service times) use the heap
 

@@ -17,7 +17,9 @@ from tcpq.scenario import FilterSection
 from tcpq.sim.conn import Conn
 from tcpq.sim.engine import Engine
 
-Handler = Callable[[Conn], None]
+# A packet's handler; it returns the softirq time its handling took, in ns, when that differs
+# from the link's usual per-packet cost (a SYN, a final ACK that creates a child or is dropped).
+Handler = Callable[[Conn], int | None]
 
 
 class Link:
@@ -36,7 +38,9 @@ class Link:
         # Where time 0 falls on the jiffies clock: a draw (model/timing.py), like a real run's.
         tick = 1_000_000 // host.hz if host.hz > 0 else 0
         self.jiffies_offset = rng.randrange(JIFFIES_PHASE_TICKS * tick) if tick else 0
-        self.packet_us = host.packet_us
+        self.costs = host.costs()  # the handlers' costs by kind of packet, in ns
+        self.other_ns = self.costs.other
+        self.carry_ns = 0  # softirq time not yet a whole µs of the simulator's clock
         # The softirq backlog (kernel-model §14.2): packets sent from process context are
         # processed at once when it is empty (the handshake completes inside connect()); packets
         # sent from a timer are queued and processed after every timer of that tick has run,
@@ -95,19 +99,19 @@ class Link:
         self.inline_busy = False
 
     def _drain_softirq(self, _: object) -> None:
-        """net_rx_action(): one packet per `packet_us`, in arrival order, until the backlog is empty."""
+        """net_rx_action(): the packets in arrival order, each taking its handler's cost (or
+        `packet_us`), until the backlog is empty. Costs are ns and the clock µs: the fraction
+        is carried to the next packet, so 200 packets at 2.3 µs take 460 µs, not 400."""
         backlog = self.backlog
-        cost = self.packet_us
-        if cost == 0:
-            while backlog:
-                handler, conn = backlog.popleft()
-                handler(conn)
-        elif backlog:
+        while backlog:
             handler, conn = backlog.popleft()
-            handler(conn)
-            if backlog:
-                self.engine.after(cost, self._drain_softirq, None)
+            cost = handler(conn)
+            carry = self.carry_ns + (self.other_ns if cost is None else cost)
+            step, self.carry_ns = divmod(carry, 1000)
+            if step and backlog:
+                self.engine.after(step, self._drain_softirq, None)
                 return
+        self.carry_ns = 0
         self.softirq_busy = False
 
     def filtered(self, bare_ack: bool) -> bool:

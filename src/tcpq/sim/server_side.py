@@ -24,6 +24,7 @@ from tcpq.sim.stats import RunStats
 # Enum member lookup costs ~100 ns on Python 3.11.
 _REQUEST, _COOKIE = SynVerdict.REQUEST, SynVerdict.COOKIE
 _CHILD, _RESET, _SYNACK = AckVerdict.CHILD, AckVerdict.RESET, AckVerdict.SYNACK
+_OVERFLOW = AckVerdict.OVERFLOW
 _NONE, _REQ, _QUEUED = ServerState.NONE, ServerState.REQUEST, ServerState.QUEUED
 _ACCEPTED, _CLOSED = ServerState.ACCEPTED, ServerState.CLOSED
 
@@ -59,6 +60,8 @@ class ServerSide:
         self._send_reliably = link.send_reliably
         self._send_from_timer = link.send_from_timer
         self._filtered = link.filtered
+        costs = link.costs
+        self._syn_cost, self._child_cost, self._drop_cost = costs.syn, costs.child, costs.drop
         self._req_timer = self.req_timer
         self._client_synack = client.synack
         self._client_rst = client.rst
@@ -67,7 +70,8 @@ class ServerSide:
         self._client_fin = client.fin
         self._client_fin_acked = client.fin_acked
 
-    def syn(self, conn: Conn) -> None:
+    def syn(self, conn: Conn) -> int | None:
+        """A SYN at the listener; returns its softirq cost (answered or dropped)."""
         listener = self.listener
         now = self.engine.now
         if conn.srv == _REQ:
@@ -75,9 +79,9 @@ class ServerSide:
             if mlistener.tcp_check_req_syn(self.server_ns, req, now=now) is _SYNACK:
                 self._arm_request(req)
                 self._send(self._client_synack, conn)
-            return
+            return self._syn_cost
         if conn.srv != _NONE:
-            return  # a stale SYN for an established child: not modelled (challenge ACK)
+            return None  # a stale SYN for an established child: not modelled (challenge ACK)
         verdict = mlistener.tcp_conn_request(
             self.server_ns,
             listener,
@@ -95,9 +99,12 @@ class ServerSide:
             if listener.qlen > stats.syn_peak:
                 stats.syn_peak = listener.qlen
             self._send(self._client_synack, conn)
-        elif verdict is _COOKIE:
+            return self._syn_cost
+        if verdict is _COOKIE:
             conn.cookie_issued = now
             self._send(self._client_synack, conn)
+            return self._syn_cost
+        return self._drop_cost
 
     def attack_syn(self, _: object) -> None:
         """A spoofed SYN: a request nobody will complete (its SYN-ACKs go nowhere)."""
@@ -144,15 +151,15 @@ class ServerSide:
         if verdict is TimerVerdict.RESENT and req.conn >= 0:
             self._send_from_timer(self._client_synack, self.live[req.conn])
 
-    def bare_ack(self, conn: Conn) -> None:
-        if not self._filtered(bare_ack=True):
-            self._ack(conn, data=False)
+    def bare_ack(self, conn: Conn) -> int | None:
+        return None if self._filtered(bare_ack=True) else self._ack(conn, data=False)
 
-    def data(self, conn: Conn) -> None:
-        if not self._filtered(bare_ack=False):
-            self._ack(conn, data=True)
+    def data(self, conn: Conn) -> int | None:
+        return None if self._filtered(bare_ack=False) else self._ack(conn, data=True)
 
-    def _ack(self, conn: Conn, data: bool) -> None:
+    def _ack(self, conn: Conn, data: bool) -> int | None:
+        """An ACK (or data) from the client; returns its softirq cost when it met the
+        listener: a child created, or dropped by a full accept queue."""
         srv = conn.srv
         listener = self.listener
         if srv == _REQ:
@@ -162,29 +169,34 @@ class ServerSide:
             if verdict is _CHILD:
                 conn.srv = server_next(srv, ServerEvent.CHILD)
                 self._child_created(conn, data)
-            elif verdict is _RESET:
+                return self._child_cost
+            if verdict is _RESET:
                 conn.srv = server_next(srv, ServerEvent.ACK_RESET)
                 self.live.pop(conn.id, None)
                 self._send(self._client_rst, conn)
-        elif srv in (_QUEUED, _ACCEPTED):
+            return self._drop_cost if verdict is _OVERFLOW else None
+        if srv in (_QUEUED, _ACCEPTED):
             if data:
                 self._data_arrived(conn)
-        else:
-            cookie = mlistener.tcp_v4_cookie_check(
-                self.server_ns,
-                listener,
-                conn=conn.id,
-                cookie_issued_us=conn.cookie_issued,
-                now=self.engine.now,
-            )
-            if cookie is CookieVerdict.CHILD:
-                conn.srv = server_next(srv, ServerEvent.COOKIE_CHILD)
-                conn.via_cookie = True
-                self.stats.cookie_connections += 1
-                self.live[conn.id] = conn
-                self._child_created(conn, data)
-            elif cookie is CookieVerdict.RESET:
-                self._send(self._client_rst, conn)
+            return None
+        cookie = mlistener.tcp_v4_cookie_check(
+            self.server_ns,
+            listener,
+            conn=conn.id,
+            cookie_issued_us=conn.cookie_issued,
+            now=self.engine.now,
+        )
+        if cookie is CookieVerdict.CHILD:
+            conn.srv = server_next(srv, ServerEvent.COOKIE_CHILD)
+            conn.via_cookie = True
+            self.stats.cookie_connections += 1
+            self.live[conn.id] = conn
+            self._child_created(conn, data)
+            return self._child_cost
+        if cookie is CookieVerdict.RESET:
+            self._send(self._client_rst, conn)
+            return None
+        return self._drop_cost
 
     def _child_created(self, conn: Conn, data: bool) -> None:
         """A child just joined the accept queue (its state is QUEUED already)."""

@@ -1,0 +1,105 @@
+"""`tcpq lab calibrate`'s wave probe, run inside the server namespace: a listener and a packet
+tap that time a wave of retransmitted SYNs as the server's interface receives it.
+
+`python -m tcpq.lab.wave CONFIG`: listens on `port` with `backlog`, prints "ready", and after
+"go" on stdin records every TCP packet the namespace receives for that port, with the kernel's
+receive timestamp (AF_PACKET, SO_TIMESTAMPNS: taken as the softirq starts on the packet, so
+the time between two packets of a drained backlog is the first one's processing). At
+`switch_s` it changes the listener the way the probe asks:
+
+- `relisten`: listen() again with `new_backlog` (a listening socket takes the new backlog):
+  a listener that overflowed with backlog 0 takes the whole retransmission wave;
+- `drain`: accept() until EAGAIN once, then never again: the wave finds an empty accept queue
+  that fills after its first children.
+
+At `lifetime_s` it prints {"packets": [[seconds after go, TCP flags], ...]} and exits.
+"""
+
+import json
+import socket
+import struct
+import sys
+import time
+
+ETH_P_IP = 0x0800
+SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>; Python's socket module lacks the constants
+SO_RCVBUFFORCE = 33  # root may exceed net.core.rmem_max (212992: ~150 packets)
+PACKET_HOST = 0
+
+
+def tap(port: int) -> socket.socket:
+    """An AF_PACKET socket that sees the IPv4 packets this namespace receives."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+    sock.setblocking(False)
+    return sock
+
+
+def tcp_flags(packet: bytes, port: int) -> int | None:
+    """The TCP flags of an IPv4 packet to `port`, or None for any other packet."""
+    if len(packet) < 20 or packet[9] != socket.IPPROTO_TCP:
+        return None
+    header = (packet[0] & 0x0F) * 4
+    if len(packet) < header + 14:
+        return None
+    (destination,) = struct.unpack_from("!H", packet, header + 2)
+    return packet[header + 13] if destination == port else None
+
+
+def read_packets(sock: socket.socket, port: int, origin: float, into: list[list[float]]) -> None:
+    """Everything queued on the tap, as [seconds after origin (CLOCK_REALTIME), flags]."""
+    while True:
+        try:
+            data, ancillary, _, address = sock.recvmsg(96, socket.CMSG_SPACE(16))
+        except BlockingIOError:
+            return
+        if address[2] != PACKET_HOST:
+            continue
+        flags = tcp_flags(data, port)
+        stamp = next((item[2] for item in ancillary if item[1] == SO_TIMESTAMPNS), None)
+        if flags is None or stamp is None:
+            continue
+        seconds, nanoseconds = struct.unpack("qq", stamp[:16])
+        into.append([seconds + nanoseconds / 1e9 - origin, flags])
+
+
+def drain(listener: socket.socket) -> list[socket.socket]:
+    accepted = []
+    while True:
+        try:
+            accepted.append(listener.accept()[0])
+        except BlockingIOError:
+            return accepted
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    port = config["port"]
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((config["address"], port))
+    listener.listen(config["backlog"])
+    listener.setblocking(False)
+    packets_tap = tap(port)
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return
+    origin_wall, origin = time.time(), time.monotonic()
+    # Asleep but for the switch: a tap read during the wave would take a CPU from it.
+    time.sleep(max(0.0, origin + config["switch_s"] - time.monotonic()))
+    held: list[socket.socket] = []  # accepted children stay open: a close would add packets
+    if config["switch"] == "relisten":
+        listener.listen(config["new_backlog"])
+    else:
+        held = drain(listener)
+    time.sleep(max(0.0, origin + config["lifetime_s"] - time.monotonic()))
+    packets: list[list[float]] = []
+    read_packets(packets_tap, port, origin_wall, packets)
+    print(json.dumps({"packets": packets}), flush=True)
+    for child in held:
+        child.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""`tcpq lab calibrate`'s wave probe (root; CI is root) and the arithmetic that reads it.
+
+The model's softirq drain (sim/link.py, kernel-model §14.2) rests on two facts measured here on
+the running kernel: a timer-driven wave of retransmitted SYNs is drained in order (every SYN of
+the wave, then every SYN-ACK, then every final ACK), and a final ACK that a full accept queue
+drops costs less than one that creates a child.
+"""
+
+import os
+
+import pytest
+
+from tcpq.errors import TcpqError
+from tcpq.lab import calibrate, sandbox
+
+from .helpers import processes
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
+
+SYN, ACK = 0x02, 0x10
+
+
+def synthetic_wave(
+    syn_us: float, synack_us: float, ack_us: list[float], start: float = 1.0
+) -> list[tuple[float, int]]:
+    """Packets as the tap would see a FIFO drain: n SYNs, n SYN-ACKs (not seen), n ACKs."""
+    n = len(ack_us)
+    packets = [(0.05 + k * 1e-5, SYN) for k in range(n)]  # the first, dropped burst
+    t = start
+    for _ in range(n):
+        packets.append((t, SYN))
+        t += syn_us * 1e-6
+    t += n * synack_us * 1e-6  # after the last SYN's own time, the n SYN-ACKs
+    for cost in ack_us:
+        packets.append((t, ACK))
+        t += cost * 1e-6
+    return packets
+
+
+def test_wave_arithmetic_recovers_each_kind_of_cost() -> None:
+    packets = synthetic_wave(3.0, 2.0, [4.0] * 9 + [1.5] * 191)
+    wave = calibrate.Wave.after(packets, 0.5)
+    assert len(wave.syns) == 200 and len(wave.acks) == 200
+    assert wave.syn_us() == pytest.approx(3.0, rel=1e-3)
+    # the gap before the first ACK holds the last SYN's own time and every SYN-ACK
+    assert wave.synack_us() == pytest.approx(2.0, rel=1e-3)
+    assert wave.ack_us(first=9, first_us=4.0) == pytest.approx(1.5, rel=1e-3)
+    assert wave.ack_us() > 1.5  # without the children taken out, the drop cost reads high
+
+
+def test_a_wave_the_tap_did_not_see_is_an_error() -> None:
+    with pytest.raises(TcpqError, match="no retransmitted SYNs"):
+        calibrate.Wave.after([(0.1, SYN)] * 300, 0.5)
+
+
+@root_only
+def test_kernel_drains_a_wave_in_order_and_drops_cost_less_than_children() -> None:
+    pid = os.getpid()
+    names = (f"tcpq-test-{pid}-wvs", f"tcpq-test-{pid}-wvc", f"tqw{pid}s"[:15], f"tqw{pid}c"[:15])
+    with sandbox.lab(names) as lab:
+        grown = calibrate._wave(lab, 5300, {"backlog": 0, "switch": "relisten", "new_backlog": 4096})
+        full = calibrate._wave(lab, 5301, {"backlog": 8, "switch": "drain"})
+        probes = [proc.pid for ns in lab.namespaces for proc in ns.processes]
+    for wave in (grown, full):
+        # every SYN of the wave is processed before the first final ACK arrives
+        assert wave.acks[0] > wave.syns[-1]
+        assert len(wave.syns) >= calibrate.WAVE * 0.9
+    # the grown listener answered the whole wave: one final ACK per SYN, each a child
+    assert len(grown.acks) == len(grown.syns)
+    child = grown.ack_us()
+    drop = full.ack_us(first=9, first_us=child)
+    assert 0.2 < drop < child < 50, (drop, child)
+    assert 0.2 < grown.syn_us() < 50 and 0.2 < grown.synack_us() < 50
+    assert not set(names[:2]) & set(sandbox.ip("netns", "list").stdout.split())
+    assert not set(probes) & set(processes(lambda cmdline: b"tcpq.lab." in cmdline))
