@@ -24,6 +24,7 @@ from tcpq.app.fuzz_scenarios import (
     MAX_ATTACK_RATE,
     MAX_BACKLOG,
     MAX_BURST,
+    MAX_BURST_WITH_RTT,
     MAX_CLIENT_RATE,
     MAX_CLIENTS,
     draw_scenario,
@@ -62,6 +63,8 @@ def test_every_draw_validates_and_respects_the_bounds() -> None:
         assert 0 <= scenario.server.backlog <= MAX_BACKLOG, where
         assert scenario.network.loss == 0 and scenario.kernel.version is None, where
         assert scenario.network.rtt in {0, *(ms * 1000 for ms in (2, 5, 10, 20))}, where
+        if scenario.network.rtt:  # a burst the lab's user-space link can carry at the kernel's pace
+            assert all((group.count or 0) <= MAX_BURST_WITH_RTT for group in scenario.clients), where
         assert set(scenario.kernel.sysctl) == {"net.ipv4.tcp_syncookies", "net.ipv4.tcp_abort_on_overflow"}
         assert scenario.kernel.sysctl["net.ipv4.tcp_syncookies"] in (0, 1, 2)
         assert scenario.kernel.sysctl["net.ipv4.tcp_abort_on_overflow"] in (0, 1)

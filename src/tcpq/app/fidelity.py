@@ -32,9 +32,10 @@ def unreplayed_draws(scenario: Scenario) -> list[str]:
 
     Arrival times are replayed (the lab uses the simulator's seeded draws); what the real machine
     draws by itself is what `simulate(draw_seed=k)` reseeds: exponential service times, packet
-    loss, the server's wake-up latency when `host.wakeup` is a distribution and it accepts, and
-    the jiffies phase of the run's start (model/timing.py), which decides which timers fire in
-    the same timer-wheel tick.
+    loss, the server's wake-up latency when `host.wakeup` is a distribution and it accepts,
+    where the scheduler places the server (behind the client program or not, once per run),
+    and the jiffies phase of the run's start (model/timing.py), which decides which timers fire
+    in the same timer-wheel tick.
     """
     drawn = []
     service = scenario.server.service_time
@@ -44,6 +45,8 @@ def unreplayed_draws(scenario: Scenario) -> list[str]:
         drawn.append(f"packet loss (network.loss = {scenario.network.loss:g})")
     if len(set(scenario.host.wakeup)) > 1 and scenario.server.accept != "never":
         drawn.append("the server's wake-up latencies (host.wakeup)")
+    if 0 < scenario.host.behind_client < 1 and scenario.server.accept != "never":
+        drawn.append("whether the server waits behind the client program (host.behind_client)")
     if scenario.host.hz > 0:
         drawn.append("where the run starts on the jiffies clock (which timers share a wheel tick)")
     return drawn

@@ -1,12 +1,19 @@
 """`tcpq lab calibrate`: measure the host's speed (model/timing.py) with the lab's own programs.
 
-Five probes in throwaway namespaces, independent of any scenario (nothing is fitted to a
+Six probes in throwaway namespaces, independent of any scenario (nothing is fitted to a
 scenario being compared):
 
-- wake-up: the lab server (an epoll loop, as `accept = "immediate"` runs) is asleep; a probe
-  client makes blocking connect() calls 15 ms apart; each wake-up is the time from connect()
-  returning (the child is queued by then) to the server's accept() returning. Kept as deciles:
-  on a virtual machine the latency is bimodal (an idle vCPU may take a millisecond to run).
+- wake-up: ten times a fresh lab server (an epoll loop, as `accept = "immediate"` runs) and a
+  fresh run of the lab's client generator, five bursts of 50 clients each: the time from a
+  burst's first call to the server's first accept(), counted from the burst's end when the
+  server waited for the client program to sleep (kept as deciles: on a virtual machine the
+  latency is bimodal).
+- placement (`behind_client`): ten runs of `tcpq lab` itself, 50 clients at once against a
+  backlog of 2; the share whose server waited for the client's burst (47 overflows, against
+  5-15 when it got a CPU). The placement lasts a run and depends on how the lab starts its
+  processes, so it is measured through the lab's own runner.
+- preemption: bursts of 400 clients; how long a server behind the client waits while the
+  burst goes on (`slice`).
 - accept cost: 200 children wait in the queue of a server that starts accepting at 0.4 s; the
   median time between two accept() returns of that drain.
 - connect gap: the lab's client generator starts a burst of 300 clients at a port whose SYNs
@@ -40,7 +47,8 @@ from tcpq.observe.netns import resolve_netns
 from tcpq.types import Calibration
 
 Progress = Callable[[float], None]
-ROUNDS = 24  # bursts for the wake-up and connect-gap probe
+TRIALS = 10  # fresh server and client program pairs for the wake-up probe
+ROUNDS = 5  # bursts in each, for the wake-up and connect-gap probe
 BURST = 50  # clients in each: a burst long (~1 ms) against a wake-up (~0.1-0.3 ms), so a
 # server that waited for the client program is told apart from one that woke late
 ROUND_S = 0.04
@@ -53,7 +61,7 @@ WAVE = 200  # clients in each wave of the packet-cost probe
 WAVE_S = 0.05  # a wave's packets arrive within this of its first SYN
 SWITCH_S = 0.5  # when the wave probe's listener changes (the wave comes ~1 s after the burst)
 REPEAT = 3
-PORTS = {"accept": 5102, "burst": 5103, "long": 5104, "dropped": 5105, "wave": 5110}
+PORTS = {"accept": 5102, "long": 5104, "dropped": 5105, "wave": 5110, "burst": 5120}
 _SYN, _ACK = 0x02, 0x10  # TCP flags: a SYN (no ACK); a bare final ACK
 
 
@@ -172,31 +180,71 @@ def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_
     return sorted(t0 + float(t) for t in report["started_s"])
 
 
-def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[float]]:
-    """Wake-ups and connect gaps: the lab's client generator starts ROUNDS bursts of BURST
-    clients, ROUND_S apart, against an event-loop server that sleeps between them.
+def measure_bursts(lab: sandbox.Lab) -> tuple[list[list[tuple[float, float]]], list[float]]:
+    """Wake-ups and connect gaps: TRIALS times, a fresh event-loop server and a fresh run of the
+    lab's client generator with ROUNDS bursts of BURST clients, ROUND_S apart.
 
-    A wake-up is the time from the first connect() call of a burst (its handshake completes
-    inside that call on the lab link) to the server's first accept() after it; it includes
-    the wait for a CPU while the generator keeps its own busy, as in any lab burst.
+    Per trial, per burst: (first accept(), start of the last connect() call), both from the
+    burst's first call (its handshake completes inside that call on the lab link). Fresh
+    processes each trial, as in every lab run: where the scheduler puts a new server relative
+    to the client program lasts for the whole run, so one trial is one draw of it.
     """
-    lifetime_s = ROUNDS * ROUND_S + 0.5
-    server = _server(lab, PORTS["burst"], accept="immediate", accept_after_s=0.0, lifetime_s=lifetime_s)
-    times = [round(r * ROUND_S, 6) for r in range(ROUNDS) for _ in range(BURST)]
-    starts = _generator_starts(lab, PORTS["burst"], times, ROUNDS * ROUND_S)
-    accepted = _last_json(server, "accepted", 10)
-    assert isinstance(accepted, list)
-    wakeups: list[tuple[float, float]] = []  # (first accept, last connect() call), from the first call
+    trials: list[list[tuple[float, float]]] = []
     gaps: list[float] = []
-    for r in range(ROUNDS):
-        burst = starts[r * BURST : (r + 1) * BURST]
-        if len(burst) < BURST:
-            break
-        gaps += [later - earlier for earlier, later in itertools.pairwise(burst)]
-        after = [float(a) for a in accepted if burst[0] <= float(a) < burst[0] + ROUND_S]
-        if after:
-            wakeups.append((min(after) - burst[0], burst[-1] - burst[0]))
-    return wakeups, gaps
+    for trial in range(TRIALS):
+        port = PORTS["burst"] + trial
+        lifetime_s = ROUNDS * ROUND_S + 0.5
+        server = _server(lab, port, accept="immediate", accept_after_s=0.0, lifetime_s=lifetime_s)
+        times = [round(r * ROUND_S, 6) for r in range(ROUNDS) for _ in range(BURST)]
+        starts = _generator_starts(lab, port, times, ROUNDS * ROUND_S)
+        accepted = _last_json(server, "accepted", 10)
+        assert isinstance(accepted, list)
+        firsts = []
+        for r in range(ROUNDS):
+            burst = starts[r * BURST : (r + 1) * BURST]
+            if len(burst) < BURST:
+                break
+            gaps += [later - earlier for earlier, later in itertools.pairwise(burst)]
+            after = [float(a) for a in accepted if burst[0] <= float(a) < burst[0] + ROUND_S]
+            if after:
+                firsts.append((min(after) - burst[0], burst[-1] - burst[0]))
+        trials.append(firsts)
+    return trials, gaps
+
+
+PLACEMENT_TRIALS = 10  # lab runs of the placement probe
+PLACEMENT_BURST = 50  # clients at once against a backlog of 2
+PLACEMENT_SCENARIO = {
+    "name": "calibrate-placement",
+    "duration": "0.3s",
+    "server": {"backlog": 2, "accept": "immediate"},
+    "clients": {"count": PLACEMENT_BURST, "at": "0.05s"},
+}
+
+
+def measure_placement(on_trial: Callable[[], None] | None = None) -> list[int]:
+    """Where the scheduler puts the server, as a lab run finds it: PLACEMENT_TRIALS runs of
+    `tcpq lab` itself (its server, generator, sampler and start, each run fresh) with 50
+    clients at once against a backlog of 2; the ListenOverflows of each. A server placed
+    behind the client program runs only after the burst: 47 of the 50 overflow; one that got
+    a CPU overflows about as many as arrive during its wake-up (5-15)."""
+    from tcpq.lab.runner import run_lab
+    from tcpq.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(PLACEMENT_SCENARIO)
+    overflows = []
+    for _ in range(PLACEMENT_TRIALS):
+        overflows.append(int(run_lab(scenario, origin="calibrate").counters.get("TcpExtListenOverflows", 0)))
+        if on_trial is not None:
+            on_trial()
+    return overflows
+
+
+def placement_share(overflows: list[int]) -> float:
+    """The share of placement runs whose server waited for (most of) the client's burst."""
+    limit = PLACEMENT_BURST - 3  # the accept queue holds backlog + 1 = 3
+    behind = sum(1 for count in overflows if count > 0.6 * limit)
+    return behind / len(overflows) if overflows else 0.0
 
 
 def measure_preemption(lab: sandbox.Lab) -> list[float]:
@@ -326,23 +374,17 @@ def measure_packet_costs(lab: sandbox.Lab) -> dict[str, float]:
     return {"syn": syn, "synack": synack, "child": child, "drop": max(0.0, drop)}
 
 
-def wake_components(firsts: list[tuple[float, float]], gap_s: float) -> tuple[list[float], float]:
-    """Split burst wake-ups into latencies and the share that waited for the client program.
-
-    `firsts`: per burst, (first accept, start of the last connect() call), both from the
-    burst's first call. A first accept after the last call ended (start + one gap) waited for
-    the client program to sleep; its latency counts from then, the others' from the first call.
-    """
+def wake_components(trials: list[list[tuple[float, float]]], gap_s: float) -> list[float]:
+    """Burst wake-up latencies. Per trial, per burst: (first accept, start of the last
+    connect() call), both from the burst's first call. A first accept after the last call
+    ended (start + one gap) waited for the client program to sleep; its latency counts from
+    then, the others' from the first call."""
     latencies = []
-    behind = 0
-    for first_accept, last_call in firsts:
-        client_done = last_call + gap_s
-        if first_accept > client_done:
-            behind += 1
-            latencies.append(first_accept - client_done)
-        else:
-            latencies.append(first_accept)
-    return latencies, behind / len(firsts) if firsts else 0.0
+    for firsts in trials:
+        for first_accept, last_call in firsts:
+            client_done = last_call + gap_s
+            latencies.append(first_accept - client_done if first_accept > client_done else first_accept)
+    return latencies
 
 
 def kernel_hz(release: str) -> int | None:
@@ -375,22 +417,32 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         measure_packet_costs,
     ]
     results: list[object] = []
+    total = len(steps) + PLACEMENT_TRIALS
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done / total)
+
     with sandbox.lab() as lab:
-        for index, step in enumerate(steps):
+        for step in steps:
             results.append(step(lab))
-            if on_progress is not None:
-                on_progress((index + 1) / len(steps))
+            advance()
+    behind = placement_share(measure_placement(advance))
     bursts, waits, accept_gaps, connect_gaps, costs = results
     assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(waits, list)
     assert isinstance(connect_gaps, list) and isinstance(costs, dict)
-    firsts, burst_gaps = bursts
-    if len(firsts) < ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
+    trials, burst_gaps = bursts
+    bursts_seen = sum(len(firsts) for firsts in trials)
+    if bursts_seen < TRIALS * ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
         raise TcpqError("calibrate: too few samples (the probes fell behind); try again on a quieter machine")
     # Medians: a burst's first calls after the program slept are slower, and a preempted
     # call can take milliseconds.
     gap = statistics.median(connect_gaps)
     answered_gap = statistics.median(burst_gaps)
-    latencies, behind = wake_components(firsts, answered_gap)
+    latencies = wake_components(trials, answered_gap)
     if waits:
         slice_us = round(statistics.median(waits) * 1e6)
     else:
@@ -416,7 +468,8 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         cold_after_us=REFERENCE_HOST.cold_after_us,
     )
     samples = {
-        "wakeup": len(firsts),
+        "wakeup": bursts_seen,
+        "placement": len(trials),
         "slice": len(waits),
         "accept": len(accept_gaps) + 1,
         "connect": len(connect_gaps) + 1,

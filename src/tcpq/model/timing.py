@@ -71,10 +71,10 @@ class HostTiming:
     between two connections of a burst) takes `warm_wakeup_us`. Measured here: 30 µs after
     0.2 ms asleep, 55 µs after 1 ms, 110 µs after 10 ms (both CPUs idle), ~300 µs when the
     other CPU runs the client's burst. `behind_client` is
-    the share of wake-ups that find no free CPU while the client program is issuing a burst
-    of connect() calls (on two CPUs the scheduler often places the woken server where the
-    client runs, or the other CPU is busy), so the server runs only once the client program
-    sleeps: measured, it decides whether a burst of 20 to a backlog of 2 overflows twice or 31
+    the chance (drawn once per run: a placement persists over many bursts) that the woken
+    server finds no free CPU while the client program is issuing a burst of connect() calls
+    (on two CPUs the scheduler often places the woken server where the client runs, or the
+    other CPU is busy), so the server runs only once the client program sleeps: measured, it decides whether a burst of 20 to a backlog of 2 overflows twice or 31
     times. It waits at most `slice_us`: the scheduler's base slice (0.75 ms × (1 + log2 CPUs)
     since 6.6, 1.5 ms on two CPUs) preempts a client that never sleeps.
 
@@ -90,7 +90,7 @@ class HostTiming:
     packet_us: int  # stack: processing time per packet drained from a softirq backlog
     wakeup_us: tuple[int, ...]  # server application: from "readable" to running, when asleep
     accept_us: int  # server application: one accept() call
-    behind_client: float = 0.0  # share of wake-ups that wait until the client program sleeps
+    behind_client: float = 0.0  # chance the server waits for the client program (per run)
     inline_packet_us: int = 0  # stack: per packet processed inside a process's own call
     slice_us: int = 1500  # ... for at most one scheduler slice (EEVDF base slice, 2 CPUs)
     warm_wakeup_us: int = 0  # a process that slept less than cold_after_us wakes this fast

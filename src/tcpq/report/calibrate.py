@@ -34,7 +34,7 @@ def render_calibration(calibration: Calibration, files: list[Path]) -> Group:
     table.add_row("accept_cost", f"{timing.accept_us} µs", f"one accept() ({samples['accept']})")
     table.add_row("wakeup", "deciles", f"{wake} µs ({samples['wakeup']} wake-ups)")
     table.add_row(
-        "behind_client", f"{timing.behind_client:.0%}", "wake-ups that wait for the client's burst"
+        "behind_client", f"{timing.behind_client:.0%}", "lab runs whose server waits out the client's burst"
     )
     parts: list[Table | Text] = [table]
     parts += [Text(f"note: {note}") for note in calibration.notes]

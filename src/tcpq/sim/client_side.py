@@ -127,7 +127,9 @@ class ClientSide:
                 if plan.close_after is not None:
                     self.engine.after(plan.close_after, self._close, conn)
             self._send(self._server_bare_ack, conn)
-        elif state == _ESTABLISHED:
+        elif state == _ESTABLISHED or (state == _FIN_WAIT and conn.port not in conn.addr.tw.entries):
+            # A synchronized full socket (ESTABLISHED, FIN_WAIT1/2): tcp_validate_incoming()
+            # answers a SYN with a challenge ACK. (A timewait sock's answer is not modelled.)
             assert conn.sock is not None
             if mclient.tcp_syn_challenge(self.client_ns, conn.sock, now):
                 self._send(self._server_bare_ack, conn)

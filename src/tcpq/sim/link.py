@@ -1,8 +1,8 @@
 """The link between the namespaces and the kernel's timers: how a packet or a timer gets to its
 handler, and when.
 
-A packet goes out with a handler (the receiving side's method for it) and arrives after the
-one-way delay or, on a zero-delay link, through the softirq backlog; it may be lost, or dropped
+A packet goes out with a handler (the receiving side's method for it) and is processed in the
+softirq backlog, after the one-way delay on a link with one; it may be lost, or dropped
 by the scenario's filter at the server. Teardown packets (FIN and its ACK) are never lost: loss
 matters here only for connection establishment. Kernel timers fire on timer-wheel boundaries.
 """
@@ -71,7 +71,7 @@ class Link:
     def send_reliably(self, handler: Handler, conn: Conn) -> None:
         """A packet that is never lost (teardown)."""
         if self.one_way:
-            self.engine.after(self.one_way, handler, conn)
+            self.engine.after(self.one_way, self._arrive, (handler, conn))
             return
         self.backlog.append((handler, conn))
         if not (self.inline_busy or self.softirq_busy):
@@ -82,12 +82,21 @@ class Link:
         if self.loss and self.random() < self.loss:
             return
         if self.one_way:
-            self.engine.after(self.one_way, handler, conn)
+            self.engine.after(self.one_way, self._arrive, (handler, conn))
             return
         self.backlog.append((handler, conn))
         if not self.softirq_busy:
             self.softirq_busy = True
             self.engine.after(0, self._drain_softirq, None)
+
+    def _arrive(self, packet: tuple[Handler, Conn]) -> None:
+        """A packet off a link with a delay: the receiving softirq processes it, after the
+        packets already queued there, at its cost (a wave of final ACKs that arrives together
+        is drained one by one, as on a zero-delay link)."""
+        self.backlog.append(packet)
+        if not self.softirq_busy:
+            self.softirq_busy = True
+            self._drain_softirq(None)
 
     def _drain_inline(self) -> None:
         self.inline_busy = True

@@ -225,13 +225,23 @@ class ServerSide:
             conn.srv = server_next(conn.srv, ServerEvent.RST)
             self.live.pop(conn.id, None)
 
-    def fin(self, conn: Conn) -> None:
+    def fin(self, conn: Conn) -> int | None:
+        cost = None
+        if conn.srv in (_REQ, _NONE):
+            # A FIN carries an ACK: at a request sock (or with a cookie) tcp_check_req()
+            # (cookie_v4_check()) completes the handshake with it like a bare ACK, and the new
+            # child then processes the FIN (tcp_child_process()); a full accept queue drops it.
+            if self._filtered(bare_ack=False):
+                return None
+            cost = self._ack(conn, data=False)
+            if conn.srv != _QUEUED:
+                return cost
         conn.client_fin_at_server = True
         if conn.srv == _ACCEPTED and not conn.waiting_worker and self.close_delay < TCP_DELACK_MIN_US:
             # tcp_fin() puts the socket in pingpong mode, so its ACK waits for the delayed-ACK
             # timer; an application that closes sooner sends its FIN with that ACK.
             self.engine.after(self.close_delay, self._app_eof, conn)
-            return
+            return cost
         if conn.srv != _CLOSED:
             self.engine.after(TCP_DELACK_MIN_US + self.one_way, self._client_fin_acked, conn)
         if conn.srv == _ACCEPTED:
@@ -241,6 +251,7 @@ class ServerSide:
             if tw is not None:
                 timewait.tcp_timewait_fin(tw, self.engine.now)
                 self._timer(tw.expires_us, self.tw_expire, conn)
+        return cost
 
     def _app_eof(self, conn: Conn) -> None:
         if self.app is not None:
