@@ -147,7 +147,7 @@ def test_widening_never_narrows(base: RunResult) -> None:
 
 
 # No draws of the host's own: one wake-up latency, ideal timers (no jiffies phase).
-FIXED_HOST = {"wakeup": "1ms", "hz": 0}
+FIXED_HOST = {"wakeup": "1ms", "hz": 0, "behind_client": 0.0}
 
 
 def test_unreplayed_draws() -> None:
@@ -164,9 +164,14 @@ def test_unreplayed_draws() -> None:
     )
     fixed = {"backlog": 4, "workers": 2, "service_time": "10ms"}
     assert fidelity.unreplayed_draws(scenario(server=fixed, host=FIXED_HOST)) == []
-    drawn_wakeups = {"wakeup": ["1ms", "2ms"], "hz": 0}
+    drawn_wakeups = {"wakeup": ["1ms", "2ms"], "hz": 0, "behind_client": 0.0}
     woken = fidelity.unreplayed_draws(scenario(server={"backlog": 4}, host=drawn_wakeups))
     assert len(woken) == 1 and "host.wakeup" in woken[0]
+    listener = {"backlog": 4}
+    placed = fidelity.unreplayed_draws(scenario(server=listener, host={**FIXED_HOST, "behind_client": 0.4}))
+    assert len(placed) == 1 and "host.behind_client" in placed[0]
+    certain = fidelity.unreplayed_draws(scenario(server=listener, host={**FIXED_HOST, "behind_client": 1.0}))
+    assert certain == []  # a placement that is certain is no draw
 
 
 def test_compare_scenario_derives_tolerances_only_with_such_draws(

@@ -137,3 +137,35 @@ def test_econnreset_after_request_expired() -> None:
     # Challenge ACKs to the SYN-ACKs at 1, 3, 7, 15, 31 s each overflowed (abort_on_overflow 0).
     assert result.counters["TcpExtListenOverflows"] == 5
     assert result.counters["TcpOutRsts"] == 1
+
+
+def test_a_dropped_fin_is_retransmitted_and_completes_the_handshake() -> None:
+    """A client whose final ACK and FIN a filter drops stays a request at the server; the FIN,
+    retransmitted (a tail-loss probe at 0.2 s, RTOs at 0.41 and 0.83 s: kernel-model §5.4),
+    carries the ACK that makes the child (tcp_check_req) once the filter is gone. The server
+    never resends its SYN-ACK at 1 s. (tests/lab/test_teardown.py: the kernel's figures.)"""
+    result = run(
+        duration="3s",
+        server={"backlog": 8, "accept": "immediate"},
+        clients={"count": 1, "close_after": "0s"},
+        network={"filter": {"drop": "non_syn", "from": "0s", "until": "0.5s"}},
+        host=IDEAL_HOST,
+    )
+    assert result.client_counters["TcpRetransSegs"] == 3
+    assert result.client_counters["TcpExtTCPTimeouts"] == 2  # the first was a loss probe
+    assert result.counters["TcpPassiveOpens"] == 1
+    assert result.counters.get("TcpExtTCPSynRetrans", 0) == 0
+
+
+def test_an_unacknowledged_fin_is_given_up_after_the_orphan_retries() -> None:
+    """Nobody ever takes the FIN: tcp_orphan_retries = 0 means 8 retransmissions, then the
+    orphan is destroyed (TCPAbortOnTimeout)."""
+    result = run(
+        duration="200s",
+        server={"backlog": 8, "accept": "immediate"},
+        clients={"count": 1, "close_after": "0s"},
+        network={"filter": {"drop": "non_syn", "from": "0s"}},
+        host=IDEAL_HOST,
+    )
+    assert result.client_counters["TcpRetransSegs"] == 8
+    assert result.client_counters["TcpExtTCPAbortOnTimeout"] == 1

@@ -68,6 +68,11 @@ def test_the_applications_connect_timeout_does_not_apply_once_established() -> N
         walk_client(CE.CONNECT, CE.SYNACK, CE.CONNECT_TIMEOUT)
 
 
+def test_an_orphan_in_fin_wait_is_destroyed_by_rst_or_its_fin_retries() -> None:
+    for event in (CE.RST, CE.RETRIES_EXHAUSTED):
+        assert walk_client(CE.CONNECT, CE.SYNACK, CE.CLOSE, event) == C.CLOSED
+
+
 def test_no_port_closes_before_any_syn() -> None:
     assert client_next(C.NEW, CE.NO_PORT) == C.CLOSED
     with pytest.raises(TransitionError):
@@ -80,7 +85,7 @@ def test_no_port_closes_before_any_syn() -> None:
         (C.ESTABLISHED, CE.SYNACK),  # a duplicate SYN-ACK is answered, not a transition
         (C.SYN_SENT, CE.CLOSE),  # close() before the handshake is not modelled
         (C.NEW, CE.SYNACK),
-        (C.FIN_WAIT, CE.RST),
+        (C.FIN_WAIT, CE.CONNECT_TIMEOUT),
     ],
 )
 def test_forbidden_client_transitions_raise(state: int, event: int) -> None:

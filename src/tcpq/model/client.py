@@ -142,7 +142,19 @@ def data_rto(ns: Netns, rtt_us: int) -> int:
 
 def tcp_retransmit_data(ns: Netns, sock: ClientSock, now: int) -> int | None:
     """One RTO expiry with unacknowledged data; None after tcp_retries2 (ETIMEDOUT) (§5.4)."""
-    if sock.retransmits >= ns.settings.retries2:
+    return _retransmit(ns, sock, now, ns.settings.retries2)
+
+
+def tcp_retransmit_fin(ns: Netns, sock: ClientSock, now: int) -> int | None:
+    """One RTO expiry of the FIN of a socket the application closed (an orphan in FIN_WAIT1):
+    retransmitted like data, but only tcp_orphan_retries times (0 means 8 while the RTO is
+    below TCP_RTO_MAX: tcp_orphan_retries()); None: the socket is destroyed (tcp_write_timeout).
+    A FIN a full accept queue (or a filter) dropped reaches the server this way."""
+    return _retransmit(ns, sock, now, ns.settings.orphan_retries or 8)
+
+
+def _retransmit(ns: Netns, sock: ClientSock, now: int, limit: int) -> int | None:
+    if sock.retransmits >= limit:
         ns.counters[mib.ABORT_ON_TIMEOUT] += 1
         return None
     ns.counters[mib.RETRANS_SEGS] += 1

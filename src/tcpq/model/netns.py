@@ -31,6 +31,7 @@ class Settings:
     invalid_ratelimit_us: int
     timestamps: bool
     retries2: int
+    orphan_retries: int = 0
 
     @classmethod
     def from_sysctls(cls, values: SysctlValues, profile: Profile) -> "Settings":
@@ -74,6 +75,7 @@ class Settings:
             invalid_ratelimit_us=num("net.ipv4.tcp_invalid_ratelimit", 500) * US_PER_MS,
             timestamps=num("net.ipv4.tcp_timestamps", 1) != 0,
             retries2=num("net.ipv4.tcp_retries2", 15),
+            orphan_retries=num("net.ipv4.tcp_orphan_retries", 0),
         )
 
 

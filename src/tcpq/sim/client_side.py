@@ -60,6 +60,7 @@ class ClientSide:
         self._data_timer = self.data_timer
         self._close = self.close
         self._tw_expire = self.tw_expire
+        self._fin_timer = self.fin_timer
 
     def attach(self, server: "ServerSide") -> None:
         """Bind the server side's handlers: where this side's packets arrive."""
@@ -187,6 +188,9 @@ class ClientSide:
             self._fail(conn, _RST, mclient.tcp_rcv_synsent_rst(self.client_ns))
         elif conn.state == _ESTABLISHED:
             self._fail(conn, _RST, mclient.tcp_reset_established(self.client_ns))
+        elif conn.state == _FIN_WAIT and conn.port not in conn.addr.tw.entries:
+            conn.state = client_next(conn.state, _RST)  # tcp_reset(): the orphan is destroyed
+            self._release_port(conn)
 
     def close(self, conn: Conn) -> None:
         if conn.state != _ESTABLISHED:
@@ -198,7 +202,26 @@ class ClientSide:
             self._send_reliably(self._server_fin, conn)
             return
         conn.state = client_next(conn.state, _CLOSE)
+        assert conn.sock is not None
+        expiry = mclient.start_data(conn.sock, self.engine.now, mclient.data_rto(self.client_ns, self.rtt))
+        self._timer(expiry, self._fin_timer, conn)
         self._send_reliably(self._server_fin, conn)
+
+    def fin_timer(self, conn: Conn) -> None:
+        """Our FIN is not acknowledged after an RTO: the server dropped it (a full accept queue
+        at a request sock or cookie, a filter); retransmit it, or destroy the orphan."""
+        if conn.state != _FIN_WAIT or conn.fin_acked or conn.server_fin_at_client:
+            return
+        if conn.port in conn.addr.tw.entries:
+            return
+        assert conn.sock is not None
+        nxt = mclient.tcp_retransmit_fin(self.client_ns, conn.sock, self.engine.now)
+        if nxt is None:
+            conn.state = client_next(conn.state, _RETRIES_EXHAUSTED)
+            self._release_port(conn)
+            return
+        self._timer(nxt, self._fin_timer, conn)
+        self._send_from_timer(self._server_fin, conn)
 
     def fin_acked(self, conn: Conn) -> None:
         """A bare ACK of our FIN: orphaned FIN_WAIT2 becomes a timewait sock (kernel-model §8.4)."""

@@ -73,6 +73,8 @@ CLIENT_TRANSITIONS: dict[tuple[int, int], int] = {
     (_C.ESTABLISHED, _CE.CLOSE): _C.FIN_WAIT,
     (_C.ESTABLISHED, _CE.CLOSE_AFTER_FIN): _C.CLOSED,
     (_C.FIN_WAIT, _CE.TW_FULL): _C.CLOSED,
+    (_C.FIN_WAIT, _CE.RETRIES_EXHAUSTED): _C.CLOSED,  # the orphan's FIN was never acknowledged
+    (_C.FIN_WAIT, _CE.RST): _C.CLOSED,
     (_C.FIN_WAIT, _CE.TW_EXPIRED): _C.CLOSED,
 }
 
