@@ -31,3 +31,23 @@ def test_a_fin_dropped_by_a_filter_is_retransmitted_and_makes_the_child() -> Non
     assert [model.client_counters.get(key, 0) for key in KEYS] == [3, 2]
     assert lab.counters["TcpPassiveOpens"] == model.counters["TcpPassiveOpens"] == 1
     assert lab.counters.get("TcpExtTCPSynRetrans", 0) == model.counters.get("TcpExtTCPSynRetrans", 0) == 0
+
+
+def test_the_ack_of_a_retransmitted_server_fin_passes_a_bare_ack_filter() -> None:
+    """The server closes first; a filter drops the client's bare ACKs. The server's FIN is
+    retransmitted once: the client acknowledges the duplicate with a D-SACK block, which is
+    no bare 52-byte ACK, so it gets through and the server's FIN_WAIT2 timewait sock follows."""
+    scenario = scenario_from_dict(
+        {
+            "name": "server-fin-retransmitted",
+            "duration": "3s",
+            "server": {"backlog": 8, "workers": 1, "service_time": "1ms", "accept_after": "0.1s"},
+            "clients": {"count": 1, "close_after": "never"},
+            "network": {"filter": {"drop": "bare_ack", "from": "0.05s", "until": "2s"}},
+        }
+    )
+    lab = run_lab(scenario)
+    model = simulate(scenario)
+    for result in (lab, model):
+        assert result.counters.get("TcpRetransSegs", 0) == 1
+        assert result.counters.get("TcpExtTW", 0) == 1

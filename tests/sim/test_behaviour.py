@@ -169,3 +169,17 @@ def test_an_unacknowledged_fin_is_given_up_after_the_orphan_retries() -> None:
     )
     assert result.client_counters["TcpRetransSegs"] == 8
     assert result.client_counters["TcpExtTCPAbortOnTimeout"] == 1
+
+
+def test_the_server_retransmits_its_fin_until_the_client_acknowledges_it() -> None:
+    """A filter of every non-SYN segment drops the client's ACKs of the server's FIN: the
+    server retransmits it (a loss probe, then RTOs) and, the filter gone, gets to FIN_WAIT2."""
+    result = run(
+        duration="3s",
+        server={"backlog": 8, "workers": 1, "service_time": "1ms", "accept_after": "0.1s"},
+        clients={"count": 1, "close_after": "never"},
+        network={"filter": {"drop": "non_syn", "from": "0.05s", "until": "0.6s"}},
+        host=IDEAL_HOST,
+    )
+    assert result.counters["TcpRetransSegs"] == 3  # 0.3, 0.51 (ACKs dropped), 0.93 s (acked)
+    assert result.counters["TcpExtTW"] == 1

@@ -243,6 +243,12 @@ class ClientSide:
         elif conn.state == _CLOSED:
             self.client_ns.counters[mib.OUT_RSTS] += 1  # TW overflowed: nothing matches the FIN
 
+    def fin_again(self, conn: Conn) -> None:
+        """A retransmission of the server's FIN: acknowledged again (a timewait sock restarts
+        its timer); a socket already gone is not modelled to answer it."""
+        if conn.state == _FIN_WAIT:
+            self.fin(conn)
+
     def _fin_wait1_to_time_wait(self, conn: Conn) -> None:
         """FIN and ACK together (the peer's FIN rode on its delayed ACK): straight to TIME_WAIT.
 

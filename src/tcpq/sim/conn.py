@@ -45,4 +45,7 @@ class Conn:
     server_fin_at_client: bool = False
     fin_acked: bool = False  # our FIN was ACKed alone (not together with the peer's FIN)
     waiting_worker: bool = False  # a worker has it: waiting for its request or serving it
+    server_sock: ClientSock | None = None  # the server's FIN retransmission state, once it closed
+    server_fin_acked: bool = False  # the client's ACK of the server's FIN got through
+    server_closed_first: bool = False  # the server's close was the active one
     worker_holds: bool = False  # a worker replied and is blocked in read() until the client closes

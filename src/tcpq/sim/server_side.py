@@ -6,8 +6,10 @@ does and turns the decision into packets to the client side and timers; what the
 for a connection moves only through lifecycle.server_next.
 """
 
+from tcpq.model import client as mclient
 from tcpq.model import listener as mlistener
 from tcpq.model import timewait
+from tcpq.model.client import ClientSock
 from tcpq.model.constants import TCP_DELACK_MIN_US
 from tcpq.model.listener import AckVerdict, CookieVerdict, Listener, SynVerdict
 from tcpq.model.netns import Netns
@@ -69,6 +71,10 @@ class ServerSide:
         self._client_reply = client.reply
         self._client_fin = client.fin
         self._client_fin_acked = client.fin_acked
+        self._client_fin_again = client.fin_again
+        self._fin_timer = self.fin_timer
+        self._fin_ack = self.fin_ack
+        self._last_ack = self.last_ack
 
     def syn(self, conn: Conn) -> int | None:
         """A SYN at the listener; returns its softirq cost (answered or dropped)."""
@@ -297,5 +303,40 @@ class ServerSide:
         self.live.pop(conn.id, None)
         active = not conn.client_fin_at_server
         self._send_reliably(self._client_fin, conn)
-        if active:
-            self.engine.after(self.rtt, self.fin_acked, conn)
+        now = self.engine.now
+        # Like the client's (model/client.py tcp_retransmit_fin): the FIN is retransmitted
+        # until the client's ACK gets through; only a filter at the server drops that ACK.
+        conn.server_closed_first = active
+        sock = conn.server_sock = ClientSock(conn=conn.id, first_send_us=now, rto_us=0)
+        rto = mclient.data_rto(self.server_ns, self.rtt)
+        self._timer(mclient.start_data(sock, now, rto), self._fin_timer, conn)
+        self.engine.after(self.rtt, self._fin_ack if active else self._last_ack, conn)
+
+    def fin_ack(self, conn: Conn) -> None:
+        """The client's ACK of our FIN (active close): FIN_WAIT2, held as a timewait sock."""
+        if not conn.server_fin_acked and not self._fin_ack_filtered(conn):
+            conn.server_fin_acked = True
+            self.fin_acked(conn)
+
+    def last_ack(self, conn: Conn) -> None:
+        """The client's ACK of our FIN after its own (LAST_ACK): the socket goes."""
+        if not self._fin_ack_filtered(conn):
+            conn.server_fin_acked = True
+
+    def _fin_ack_filtered(self, conn: Conn) -> bool:
+        """The ACK of a retransmitted FIN acknowledges a duplicate and carries a D-SACK block
+        (RFC 2883): it is not a bare 52-byte ACK, so only a filter of every non-SYN segment
+        drops it (measured: one retransmission, then the ACK gets through the lab's filter)."""
+        sock = conn.server_sock
+        return self._filtered(bare_ack=sock is None or sock.retransmits == 0)
+
+    def fin_timer(self, conn: Conn) -> None:
+        sock = conn.server_sock
+        if conn.server_fin_acked or sock is None:
+            return
+        nxt = mclient.tcp_retransmit_fin(self.server_ns, sock, self.engine.now)
+        if nxt is None:
+            return  # the orphan is destroyed
+        self._timer(nxt, self._fin_timer, conn)
+        self._send_reliably(self._client_fin_again, conn)
+        self.engine.after(self.rtt, self._fin_ack if conn.server_closed_first else self._last_ack, conn)
