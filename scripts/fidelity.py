@@ -26,13 +26,6 @@ OUTPUT = ROOT / "docs" / "fidelity.md"
 
 # Why model and kernel differ, per example (written after reading the tables; keep them true).
 ACCOUNTS: dict[str, str] = {
-    "nginx-somaxconn-128": (
-        "The model is 10 % short on ListenOverflows (548 vs 610, tolerance ±58) and on the clients' data"
-        " retransmissions (TcpRetransSegs 425 vs 476): the same class as the fuzz's largest one below — "
-        'a 400-client retransmission wave meets 8 busy workers, and the kernel overflows a few more of '
-        "the wave's final ACKs and of the cookie clients' requests than the model, which lets workers "
-        "accept while the wave's final ACKs are drained. Cookies, connect and reply latencies agree."
-    ),
     "backend-3s-late-old-kernel": (
         "The file asks for kernel 2.6; the lab can only run this machine's kernel, so `tcpq compare` "
         "models the running kernel too (see the lab's note). The 3 s story is the model's alone: compare "
