@@ -91,7 +91,11 @@ class EventLoop:
             self.conns[conn.fileno()] = conn
             self.epoll.register(conn.fileno(), select.EPOLLIN)
             if self.interval:
-                self.next_accept = now + self.interval
+                # An absolute schedule (one slot per 1/rate): epoll_wait()'s timeout is whole
+                # milliseconds, rounded up, so slots counted from each late wake-up ran 13 %
+                # slow at 500/s (436 accepts/s measured). After idling, a new schedule.
+                on_time = 0.0 <= now - self.next_accept < self.interval
+                self.next_accept = (self.next_accept if on_time else now) + self.interval
                 self._listen(False)
                 return
 
