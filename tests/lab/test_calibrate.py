@@ -12,6 +12,7 @@ import pytest
 
 from tcpq.errors import TcpqError
 from tcpq.lab import calibrate, sandbox
+from tcpq.lab.wave import Wave
 
 from .helpers import processes
 
@@ -39,7 +40,7 @@ def synthetic_wave(
 
 def test_wave_arithmetic_recovers_each_kind_of_cost() -> None:
     packets = synthetic_wave(3.0, 2.0, [4.0] * 9 + [1.5] * 191)
-    wave = calibrate.Wave.after(packets, 0.5)
+    wave = Wave.after(packets, 0.5, 100)
     assert len(wave.syns) == 200 and len(wave.acks) == 200
     assert wave.syn_us() == pytest.approx(3.0, rel=1e-3)
     # the gap before the first ACK holds the last SYN's own time and every SYN-ACK
@@ -50,7 +51,7 @@ def test_wave_arithmetic_recovers_each_kind_of_cost() -> None:
 
 def test_a_wave_the_tap_did_not_see_is_an_error() -> None:
     with pytest.raises(TcpqError, match="no retransmitted SYNs"):
-        calibrate.Wave.after([(0.1, SYN)] * 300, 0.5)
+        Wave.after([(0.1, SYN)] * 300, 0.5, 100)
 
 
 @root_only

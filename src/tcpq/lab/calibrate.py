@@ -35,13 +35,13 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
 from tcpq.lab.clients import go_line
 from tcpq.lab.sampler import ListenerSampler
+from tcpq.lab.wave import Wave
 from tcpq.model.timing import REFERENCE_HOST, HostTiming
 from tcpq.observe.netns import resolve_netns
 from tcpq.types import Calibration
@@ -58,11 +58,9 @@ LONG_ROUND_S = 0.06
 QUEUED = 200
 GAP_BURST = 300  # the generator's burst for its connect gap
 WAVE = 200  # clients in each wave of the packet-cost probe
-WAVE_S = 0.05  # a wave's packets arrive within this of its first SYN
 SWITCH_S = 0.5  # when the wave probe's listener changes (the wave comes ~1 s after the burst)
 REPEAT = 3
 PORTS = {"accept": 5102, "long": 5104, "dropped": 5105, "wave": 5110, "burst": 5120}
-_SYN, _ACK = 0x02, 0x10  # TCP flags: a SYN (no ACK); a bare final ACK
 
 
 def _server(
@@ -289,43 +287,6 @@ def measure_connect_gaps(lab: sandbox.Lab) -> list[float]:
     return [later - earlier for earlier, later in itertools.pairwise(starts)]
 
 
-@dataclass(frozen=True)
-class Wave:
-    """One timer-driven wave of retransmitted SYNs at the server's interface (lab/wave.py):
-    the receive times of its SYNs and of the final ACKs that answer them, in seconds."""
-
-    syns: list[float]
-    acks: list[float]
-
-    @classmethod
-    def after(cls, packets: list[tuple[float, int]], start_s: float) -> "Wave":
-        """The first wave of SYNs received after `start_s` (within WAVE_S of its first)."""
-        syns = sorted(t for t, flags in packets if t >= start_s and flags & 0x12 == _SYN)
-        if len(syns) < WAVE // 2:
-            raise TcpqError("calibrate: the wave probe saw no retransmitted SYNs; try again")
-        first = syns[0]
-        in_wave = [t for t in syns if t < first + WAVE_S]
-        acks = sorted(t for t, flags in packets if first <= t < first + WAVE_S and flags == _ACK)
-        if len(acks) < WAVE // 2:
-            raise TcpqError("calibrate: the wave probe saw too few final ACKs; try again")
-        return cls(in_wave, acks)
-
-    def syn_us(self) -> float:
-        """A SYN's processing: the SYNs are drained back to back."""
-        return (self.syns[-1] - self.syns[0]) / (len(self.syns) - 1) * 1e6
-
-    def synack_us(self) -> float:
-        """A SYN-ACK's at the client: all of them are drained after the last SYN's own
-        processing and before the first final ACK (the backlog is one FIFO: kernel-model §14.2)."""
-        return ((self.acks[0] - self.syns[-1]) * 1e6 - self.syn_us()) / len(self.syns)
-
-    def ack_us(self, first: int = 0, first_us: float = 0.0) -> float:
-        """A final ACK's, when the `first` ACKs cost `first_us` each (children before a full
-        accept queue drops the rest)."""
-        span = (self.acks[-1] - self.acks[0]) * 1e6 - first * first_us
-        return span / (len(self.acks) - 1 - first)
-
-
 def _wave(lab: sandbox.Lab, port: int, config: dict[str, object]) -> Wave:
     """Clients dropped at a listener retransmit together about 1 s later; time that wave."""
     probe = lab.server.python(
@@ -348,7 +309,7 @@ def _wave(lab: sandbox.Lab, port: int, config: dict[str, object]) -> Wave:
     _generator_starts(lab, port, [0.0] * WAVE, SWITCH_S + 1.2)
     packets = _last_json(probe, "packets", 10)
     assert isinstance(packets, list)
-    return Wave.after([(float(t), int(flags)) for t, flags in packets], SWITCH_S)
+    return Wave.after([(float(t), int(flags)) for t, flags in packets], SWITCH_S, WAVE // 2)
 
 
 def measure_packet_costs(lab: sandbox.Lab) -> dict[str, float]:

@@ -13,6 +13,7 @@ the time between two packets of a drained backlog is the first one's processing)
   that fills after its first children.
 
 At `lifetime_s` it prints {"packets": [[seconds after go, TCP flags], ...]} and exits.
+`Wave` reads such a list: the per-kind packet costs of a drained wave.
 """
 
 import json
@@ -20,11 +21,54 @@ import socket
 import struct
 import sys
 import time
+from dataclasses import dataclass
+
+from tcpq.errors import TcpqError
 
 ETH_P_IP = 0x0800
 SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>; Python's socket module lacks the constants
 SO_RCVBUFFORCE = 33  # root may exceed net.core.rmem_max (212992: ~150 packets)
 PACKET_HOST = 0
+WAVE_S = 0.05  # a wave's packets arrive within this of its first SYN
+_SYN, _ACK = 0x02, 0x10  # TCP flags: a SYN (no ACK); a bare final ACK
+
+
+@dataclass(frozen=True)
+class Wave:
+    """One timer-driven wave of retransmitted SYNs at the server's interface (this program's
+    output, read by `tcpq lab calibrate`): the receive times of its SYNs and of the final ACKs that answer them, in seconds."""
+
+    syns: list[float]
+    acks: list[float]
+
+    @classmethod
+    def after(cls, packets: list[tuple[float, int]], start_s: float, least: int) -> "Wave":
+        """The first wave of SYNs received after `start_s` (within WAVE_S of its first), of
+        at least `least` SYNs and final ACKs."""
+        syns = sorted(t for t, flags in packets if t >= start_s and flags & 0x12 == _SYN)
+        if len(syns) < least:
+            raise TcpqError("calibrate: the wave probe saw no retransmitted SYNs; try again")
+        first = syns[0]
+        in_wave = [t for t in syns if t < first + WAVE_S]
+        acks = sorted(t for t, flags in packets if first <= t < first + WAVE_S and flags == _ACK)
+        if len(acks) < least:
+            raise TcpqError("calibrate: the wave probe saw too few final ACKs; try again")
+        return cls(in_wave, acks)
+
+    def syn_us(self) -> float:
+        """A SYN's processing: the SYNs are drained back to back."""
+        return (self.syns[-1] - self.syns[0]) / (len(self.syns) - 1) * 1e6
+
+    def synack_us(self) -> float:
+        """A SYN-ACK's at the client: all of them are drained after the last SYN's own
+        processing and before the first final ACK (the backlog is one FIFO: kernel-model §14.2)."""
+        return ((self.acks[0] - self.syns[-1]) * 1e6 - self.syn_us()) / len(self.syns)
+
+    def ack_us(self, first: int = 0, first_us: float = 0.0) -> float:
+        """A final ACK's, when the `first` ACKs cost `first_us` each (children before a full
+        accept queue drops the rest)."""
+        span = (self.acks[-1] - self.acks[0]) * 1e6 - first * first_us
+        return span / (len(self.acks) - 1 - first)
 
 
 def tap(port: int) -> socket.socket:
