@@ -36,7 +36,8 @@ _SYN, _ACK = 0x02, 0x10  # TCP flags: a SYN (no ACK); a bare final ACK
 @dataclass(frozen=True)
 class Wave:
     """One timer-driven wave of retransmitted SYNs at the server's interface (this program's
-    output, read by `tcpq lab calibrate`): the receive times of its SYNs and of the final ACKs that answer them, in seconds."""
+    output, read by `tcpq lab calibrate`): the receive times of its SYNs and of the final
+    ACKs that answer them, in seconds."""
 
     syns: list[float]
     acks: list[float]
