@@ -178,16 +178,16 @@ def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_
     return sorted(t0 + float(t) for t in report["started_s"])
 
 
-def measure_bursts(lab: sandbox.Lab) -> tuple[list[list[tuple[float, float]]], list[float]]:
+def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[float]]:
     """Wake-ups and connect gaps: TRIALS times, a fresh event-loop server and a fresh run of the
     lab's client generator with ROUNDS bursts of BURST clients, ROUND_S apart.
 
-    Per trial, per burst: (first accept(), start of the last connect() call), both from the
-    burst's first call (its handshake completes inside that call on the lab link). Fresh
-    processes each trial, as in every lab run: where the scheduler puts a new server relative
-    to the client program lasts for the whole run, so one trial is one draw of it.
+    Per burst: (first accept(), start of the last connect() call), both from the burst's
+    first call (its handshake completes inside that call on the lab link). Fresh processes
+    each trial, as in every lab run: where the scheduler puts a new server relative to the
+    client program lasts for the whole run, so the latencies are taken over both placements.
     """
-    trials: list[list[tuple[float, float]]] = []
+    firsts: list[tuple[float, float]] = []
     gaps: list[float] = []
     for trial in range(TRIALS):
         port = PORTS["burst"] + trial
@@ -197,7 +197,6 @@ def measure_bursts(lab: sandbox.Lab) -> tuple[list[list[tuple[float, float]]], l
         starts = _generator_starts(lab, port, times, ROUNDS * ROUND_S)
         accepted = _last_json(server, "accepted", 10)
         assert isinstance(accepted, list)
-        firsts = []
         for r in range(ROUNDS):
             burst = starts[r * BURST : (r + 1) * BURST]
             if len(burst) < BURST:
@@ -206,8 +205,7 @@ def measure_bursts(lab: sandbox.Lab) -> tuple[list[list[tuple[float, float]]], l
             after = [float(a) for a in accepted if burst[0] <= float(a) < burst[0] + ROUND_S]
             if after:
                 firsts.append((min(after) - burst[0], burst[-1] - burst[0]))
-        trials.append(firsts)
-    return trials, gaps
+    return firsts, gaps
 
 
 PLACEMENT_TRIALS = 10  # lab runs of the placement probe
@@ -335,16 +333,15 @@ def measure_packet_costs(lab: sandbox.Lab) -> dict[str, float]:
     return {"syn": syn, "synack": synack, "child": child, "drop": max(0.0, drop)}
 
 
-def wake_components(trials: list[list[tuple[float, float]]], gap_s: float) -> list[float]:
-    """Burst wake-up latencies. Per trial, per burst: (first accept, start of the last
-    connect() call), both from the burst's first call. A first accept after the last call
-    ended (start + one gap) waited for the client program to sleep; its latency counts from
-    then, the others' from the first call."""
+def wake_components(firsts: list[tuple[float, float]], gap_s: float) -> list[float]:
+    """Burst wake-up latencies. Per burst: (first accept, start of the last connect() call),
+    both from the burst's first call. A first accept after the last call ended (start + one
+    gap) waited for the client program to sleep; its latency counts from then, the others'
+    from the first call."""
     latencies = []
-    for firsts in trials:
-        for first_accept, last_call in firsts:
-            client_done = last_call + gap_s
-            latencies.append(first_accept - client_done if first_accept > client_done else first_accept)
+    for first_accept, last_call in firsts:
+        client_done = last_call + gap_s
+        latencies.append(first_accept - client_done if first_accept > client_done else first_accept)
     return latencies
 
 
@@ -363,7 +360,7 @@ def kernel_hz(release: str) -> int | None:
 
 
 def calibrate(on_progress: Progress | None = None) -> Calibration:
-    """Run the four probes; every process and namespace is gone when this returns."""
+    """Run the probes; every process and namespace is gone when this returns."""
     release = platform.release()
     notes = []
     hz = kernel_hz(release)
@@ -391,19 +388,18 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         for step in steps:
             results.append(step(lab))
             advance()
-    behind = placement_share(measure_placement(advance))
+    placements = measure_placement(advance)
     bursts, waits, accept_gaps, connect_gaps, costs = results
     assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(waits, list)
     assert isinstance(connect_gaps, list) and isinstance(costs, dict)
-    trials, burst_gaps = bursts
-    bursts_seen = sum(len(firsts) for firsts in trials)
-    if bursts_seen < TRIALS * ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
+    firsts, burst_gaps = bursts
+    if len(firsts) < TRIALS * ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
         raise TcpqError("calibrate: too few samples (the probes fell behind); try again on a quieter machine")
     # Medians: a burst's first calls after the program slept are slower, and a preempted
     # call can take milliseconds.
     gap = statistics.median(connect_gaps)
     answered_gap = statistics.median(burst_gaps)
-    latencies = wake_components(trials, answered_gap)
+    latencies = wake_components(firsts, answered_gap)
     if waits:
         slice_us = round(statistics.median(waits) * 1e6)
     else:
@@ -422,15 +418,15 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         inline_packet_us=round(max(0.0, answered_gap - gap) * 1e6 / 3),
         wakeup_us=_deciles(latencies),
         accept_us=round(statistics.median(accept_gaps) * 1e6),
-        behind_client=round(behind, 2),
+        behind_client=round(placement_share(placements), 2),
         slice_us=slice_us,
         # Not measured here: the reference machine's (docs/scenarios.md, [host]).
         warm_wakeup_us=REFERENCE_HOST.warm_wakeup_us,
         cold_after_us=REFERENCE_HOST.cold_after_us,
     )
     samples = {
-        "wakeup": bursts_seen,
-        "placement": len(trials),
+        "wakeup": len(firsts),
+        "placement": len(placements),
         "slice": len(waits),
         "accept": len(accept_gaps) + 1,
         "connect": len(connect_gaps) + 1,

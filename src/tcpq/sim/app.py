@@ -51,7 +51,6 @@ class ServerApp:
         self.host = host
         self.request_mode = request_mode
         self.accept_us = timing.accept_us
-        self.rng = rng
         self.latency = _wakeup_sampler(timing.wakeup_us, rng)
         self.behind_client = timing.behind_client
         # Where the scheduler puts the woken server, drawn once per run: measured, the server

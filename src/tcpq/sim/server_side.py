@@ -74,7 +74,6 @@ class ServerSide:
         self._client_fin_again = client.fin_again
         self._fin_timer = self.fin_timer
         self._fin_ack = self.fin_ack
-        self._last_ack = self.last_ack
 
     def syn(self, conn: Conn) -> int | None:
         """A SYN at the listener; returns its softirq cost (answered or dropped)."""
@@ -310,18 +309,16 @@ class ServerSide:
         sock = conn.server_sock = ClientSock(conn=conn.id, first_send_us=now, rto_us=0)
         rto = mclient.data_rto(self.server_ns, self.rtt)
         self._timer(mclient.start_data(sock, now, rto), self._fin_timer, conn)
-        self.engine.after(self.rtt, self._fin_ack if active else self._last_ack, conn)
+        self.engine.after(self.rtt, self._fin_ack, conn)
 
     def fin_ack(self, conn: Conn) -> None:
-        """The client's ACK of our FIN (active close): FIN_WAIT2, held as a timewait sock."""
-        if not conn.server_fin_acked and not self._fin_ack_filtered(conn):
-            conn.server_fin_acked = True
+        """The client's ACK of our FIN: after an active close FIN_WAIT2, held as a timewait
+        sock; after the client's own FIN (LAST_ACK) the socket just goes."""
+        if conn.server_fin_acked or self._fin_ack_filtered(conn):
+            return
+        conn.server_fin_acked = True
+        if conn.server_closed_first:
             self.fin_acked(conn)
-
-    def last_ack(self, conn: Conn) -> None:
-        """The client's ACK of our FIN after its own (LAST_ACK): the socket goes."""
-        if not self._fin_ack_filtered(conn):
-            conn.server_fin_acked = True
 
     def _fin_ack_filtered(self, conn: Conn) -> bool:
         """The ACK of a retransmitted FIN acknowledges a duplicate and carries a D-SACK block
@@ -339,4 +336,4 @@ class ServerSide:
             return  # the orphan is destroyed
         self._timer(nxt, self._fin_timer, conn)
         self._send_reliably(self._client_fin_again, conn)
-        self.engine.after(self.rtt, self._fin_ack if conn.server_closed_first else self._last_ack, conn)
+        self.engine.after(self.rtt, self._fin_ack, conn)
