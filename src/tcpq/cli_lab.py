@@ -54,7 +54,7 @@ def lab_run(file: Path, overrides: tuple[str, ...], as_json: bool, out: Path | N
 
 @lab.command("clean")
 def lab_clean() -> None:
-    """Remove namespaces left by tcpq processes that no longer run."""
+    """Remove namespaces left by tcpq processes that no longer run (root); name each one removed."""
     from tcpq.lab.sandbox import clean_stale
 
     removed = clean_stale()

@@ -18,24 +18,21 @@ from click.testing import CliRunner
 
 from tcpq.cli import main
 
-from .helpers import EXAMPLES, lab_json, processes
+from .helpers import EXAMPLES, lab_json, own_namespaces, own_processes
 
 LAB_MODULES = (b"tcpq.lab.server", b"tcpq.lab.clients", b"tcpq.lab.link", b"tcpq.lab.attacker")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")
 
 
-def lab_namespaces() -> list[str]:
-    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return [
-        line.split()[0]
-        for line in listing.splitlines()
-        if line.startswith("tcpq-") and not line.startswith("tcpq-test-")
-    ]
+def lab_namespaces(owner: int) -> list[str]:
+    """The namespaces of the lab run by `owner` (this test, or a tcpq it started): another
+    tcpq on this host is not a leak of ours."""
+    return own_namespaces(owner)
 
 
 def lab_processes() -> list[int]:
-    return processes(lambda cmdline: any(module in cmdline for module in LAB_MODULES))
+    return own_processes(lambda cmdline: any(module in cmdline for module in LAB_MODULES))
 
 
 def test_e1_accept_queue_capacity() -> None:
@@ -114,7 +111,7 @@ def test_host_namespace_untouched() -> None:
     after = host_state()
     for key in before:
         assert before[key] == after[key], key
-    assert lab_namespaces() == [] and lab_processes() == []
+    assert lab_namespaces(os.getpid()) == [] and lab_processes() == []
 
 
 def start_lab() -> subprocess.Popen[bytes]:
@@ -124,9 +121,9 @@ def start_lab() -> subprocess.Popen[bytes]:
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not (lab_namespaces() and lab_processes()):
+    while time.monotonic() < deadline and not (lab_namespaces(proc.pid) and lab_processes()):
         time.sleep(0.1)
-    assert lab_namespaces(), "the lab did not start"
+    assert lab_namespaces(proc.pid), "the lab did not start"
     time.sleep(0.5)
     return proc
 
@@ -138,7 +135,7 @@ def test_interrupted_lab_cleans_up(signum: int) -> None:
     proc.wait(timeout=30)
     assert proc.stderr is not None
     proc.stderr.close()
-    assert lab_namespaces() == []
+    assert lab_namespaces(proc.pid) == []
     assert lab_processes() == []
 
 
@@ -154,4 +151,4 @@ def test_killed_lab_children_die_and_clean_removes_namespaces() -> None:
     assert lab_processes() == []  # parent-death signal
     result = CliRunner().invoke(main, ["lab", "clean"])
     assert result.exit_code == 0 and "removed" in result.stdout
-    assert lab_namespaces() == []
+    assert lab_namespaces(proc.pid) == []

@@ -193,9 +193,8 @@ def lab(names: tuple[str, str, str, str] | None = None) -> Iterator[Lab]:
 
     `names` (server and client namespace, their veth ends) default to `lab_names()`; tests
     pass their own `tcpq-test-` ones."""
-    if os.geteuid() != 0:
-        raise PermissionDenied("tcpq lab needs root: it creates network namespaces")
-    clean_stale()
+    _require_root("tcpq lab needs root: it creates network namespaces")
+    _remove_stale()  # one that cannot be removed is no reason to refuse this run
     server_name, client_name, veth_server, veth_client = names or lab_names()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
 
@@ -236,19 +235,45 @@ def _tcpq_alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
 
-def stale_namespaces() -> list[str]:
+def _require_root(message: str) -> None:
+    if os.geteuid() != 0:
+        raise PermissionDenied(message)
+
+
+def _listed_namespaces() -> list[str]:
     listing = ip("netns", "list", check=False).stdout.splitlines()
-    names = [line.split()[0] for line in listing if line.strip()]
+    return [line.split()[0] for line in listing if line.strip()]
+
+
+def stale_namespaces() -> list[str]:
     stale = []
-    for name in names:
+    for name in _listed_namespaces():
         match = NAME_RE.match(name)
         if match and int(match.group(1)) != os.getpid() and not _tcpq_alive(int(match.group(1))):
             stale.append(name)
     return stale
 
 
+def _remove_stale() -> tuple[list[str], list[str]]:
+    """Remove the stale namespaces: (those this call removed, those still there after trying).
+
+    One that fails and is gone was removed by another tcpq between the listing and the
+    deletion: it is in neither list, since it is not ours to report."""
+    attempts = {name: ip("netns", "del", name, check=False).returncode == 0 for name in stale_namespaces()}
+    listed = set(_listed_namespaces())
+    removed = sorted(name for name, ok in attempts.items() if ok)
+    left = sorted(name for name, ok in attempts.items() if not ok and name in listed)
+    return removed, left
+
+
 def clean_stale() -> list[str]:
-    """Remove namespaces left by tcpq processes that no longer run (`tcpq lab clean`)."""
-    stale = stale_namespaces()
-    _remove(stale)
-    return stale
+    """Remove namespaces left by tcpq processes that no longer run (`tcpq lab clean`).
+
+    Returns exactly the namespaces this call removed. Without root nothing can be removed
+    (`ip netns del` fails), so that is an error rather than a count of what was only tried."""
+    _require_root("tcpq lab clean needs root: it removes network namespaces")
+    removed, left = _remove_stale()
+    if left:
+        done = f"; removed {', '.join(removed)}" if removed else ""
+        raise TcpqError(f"`ip netns del` could not remove {', '.join(left)}{done}")
+    return removed
