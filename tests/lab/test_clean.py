@@ -27,8 +27,8 @@ from .helpers import OWNER_VARIABLE, own_namespaces, own_processes, processes
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="namespaces need root (CI runs as root)")
 
-# Nobody can neither remove namespaces nor, perhaps, reach this tree or its venv (a clone
-# under /root): CAP_DAC_READ_SEARCH lets it read files and grants nothing over namespaces.
+# User nobody cannot remove namespaces, nor perhaps reach this tree or its venv (a clone under
+# /root): CAP_DAC_READ_SEARCH lets it read files and grants nothing over namespaces.
 AS_NOBODY = [
     "setpriv",
     "--reuid=65534",
