@@ -8,8 +8,8 @@ Needs root. Creates `tcpq-test-<pid>-srv`, `-cli` and `-atk` (the lab's own topo
 with every process it started, in every case (finally). Nothing outside those namespaces is
 touched; every load is bounded in count and time.
 
-    sudo python3 bench/lab_generators.py                         # the figures in docs/benchmarks.md
-    sudo python3 bench/lab_generators.py --seconds 2 --client-rates 5000 --attack-rates 50000
+    sudo .venv/bin/python bench/lab_generators.py                         # the figures in docs/benchmarks.md
+    sudo .venv/bin/python bench/lab_generators.py --seconds 2 --client-rates 5000 --attack-rates 50000
 
 (a) Client generator (src/tcpq/lab/clients.py, its `Run` loop unchanged, driven in-process
     inside the client namespace so each start can be timed against its schedule): uniform

@@ -16,9 +16,9 @@ rate: what the sink received, the relay's own counters (read, forwarded, late), 
 drops and the relay's CPU. Then an unpaced flood (as fast as one Python sender goes) and a
 bulk TCP transfer.
 
-    sudo python3 bench/lab_link.py                 # the figures in docs/benchmarks.md
-    sudo python3 bench/lab_link.py --quick         # fewer samples, shorter floods
-    sudo python3 bench/lab_link.py --json
+    sudo .venv/bin/python bench/lab_link.py                 # the figures in docs/benchmarks.md
+    sudo .venv/bin/python bench/lab_link.py --quick         # fewer samples, shorter floods
+    sudo .venv/bin/python bench/lab_link.py --json
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ over several listener ports and source addresses in 127.0.0.0/8, then, inside th
 times each reader over several runs and prints medians and ratios. The namespace and the
 helper are removed in every case (finally).
 
-    sudo python3 bench/observe_readers.py                        # 50k connections, 5 runs
-    sudo python3 bench/observe_readers.py --connections 5000 --runs 3
+    sudo .venv/bin/python bench/observe_readers.py                        # 50k connections, 5 runs
+    sudo .venv/bin/python bench/observe_readers.py --connections 5000 --runs 3
 
 Readers timed in-process (a warm Python, one full dump consumed, records built), interleaved:
   tcpq.observe.inet_diag.dump_tcp()  every field of SockRecord, listener drops included

@@ -7,8 +7,8 @@ helpers: several processes, several ports and source addresses, bounded in time)
 whole commands inside it, interleaved, several runs each, and prints medians and ratios.
 Everything is removed afterwards (finally).
 
-    sudo python3 bench/status_vs_peers.py                    # 50k connections = 100k sockets, 3 runs
-    sudo python3 bench/status_vs_peers.py --connections 5000 --runs 5
+    sudo .venv/bin/python bench/status_vs_peers.py                    # 50k connections = 100k sockets, 3 runs
+    sudo .venv/bin/python bench/status_vs_peers.py --connections 5000 --runs 5
 
 All three attribute sockets to processes: `ss -p` and psutil walk /proc/*/fd like tcpq does.
 tcpq runs with `--interval 0` (one sample: no rates, so no sleep is timed).

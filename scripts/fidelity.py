@@ -7,8 +7,8 @@ run that are non-zero on either side, and adds the hand-written account of the d
 kept in ACCOUNTS below (update it when the results change). The model side uses this machine's
 calibration (`tcpq lab calibrate`), which the page prints.
 
-    sudo python3 scripts/fidelity.py            # all examples → docs/fidelity.md
-    sudo python3 scripts/fidelity.py --only e2-final-ack-overflow --runs 1
+    sudo .venv/bin/python scripts/fidelity.py            # all examples → docs/fidelity.md
+    sudo .venv/bin/python scripts/fidelity.py --only e2-final-ack-overflow --runs 1
 """
 
 import argparse
@@ -80,7 +80,7 @@ def section(path: Path, runs: list[dict[str, Any]]) -> list[str]:
     verdict = "agree within tolerance" if agreed == len(runs) else "**differ**"
     lines += [
         f"Model and kernel {verdict} in {agreed} of {len(runs)} runs in a row (the table: the last). "
-        f"Command: `sudo tcpq compare examples/{path.name}`",
+        f"Command: `sudo .venv/bin/tcpq compare examples/{path.name}`",
         "",
     ]
     lines += ["| metric | sim | lab | Δ | ± | verdict |", "|---|---|---|---|---|---|"]
@@ -127,7 +127,7 @@ def main() -> None:
     page = [
         "# Fidelity: the model against the real kernel",
         "",
-        f"Produced by `sudo python3 scripts/fidelity.py` on {date.today().isoformat()}, kernel "
+        f"Produced by `sudo .venv/bin/python scripts/fidelity.py` on {date.today().isoformat()}, kernel "
         f"{platform.release()}, {args.runs} runs of each example in a row. Each example runs through "
         "`tcpq simulate` (for this kernel's profile, with this machine's host timing below) and "
         "`tcpq lab` (throwaway namespaces), compared by `tcpq compare`: counts agree within ±2 % or ±2, "
@@ -140,7 +140,7 @@ def main() -> None:
         "(shown `≥N`) is a lower bound: it agrees when sim ≥ lab − tolerance and sim ≤ what the queue "
         "can hold. Rows that are zero on both sides are left out.",
         "",
-        "The model's host timing, measured on this machine by `sudo tcpq lab calibrate` "
+        "The model's host timing, measured on this machine by `sudo .venv/bin/tcpq lab calibrate` "
         "(docs/scenarios.md, `[host]`):",
         "",
         host_table(),

@@ -27,9 +27,9 @@ def lab() -> None:
 
     \b
     Examples:
-      sudo tcpq lab examples/backlog-nobody-accepts.toml
-      sudo tcpq lab examples/e2-final-ack-overflow.toml --json
-      sudo tcpq lab clean
+      sudo .venv/bin/tcpq lab examples/backlog-nobody-accepts.toml
+      sudo .venv/bin/tcpq lab examples/e2-final-ack-overflow.toml --json
+      sudo .venv/bin/tcpq lab clean
     """
 
 
@@ -74,8 +74,9 @@ def lab_calibrate(out: Path | None, as_json: bool) -> None:
 
     \b
     Examples:
-      sudo tcpq lab calibrate
-      sudo tcpq lab calibrate --out host.toml && tcpq simulate examples/java-backlog-50.toml --host host.toml
+      sudo .venv/bin/tcpq lab calibrate
+      sudo .venv/bin/tcpq lab calibrate --out host.toml && \\
+        tcpq simulate examples/java-backlog-50.toml --host host.toml
     """
     from tcpq.app.calibration import save
     from tcpq.lab.calibrate import calibrate
@@ -115,8 +116,8 @@ def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool, host_
 
     \b
     Examples:
-      sudo tcpq compare examples/backlog-nobody-accepts.toml
-      sudo tcpq compare examples/e2-final-ack-overflow.toml --json
+      sudo .venv/bin/tcpq compare examples/backlog-nobody-accepts.toml
+      sudo .venv/bin/tcpq compare examples/e2-final-ack-overflow.toml --json
     """
     from tcpq.app.fidelity import compare_scenario
     from tcpq.report.compare import render_comparison
@@ -162,8 +163,8 @@ def lab_verify(long_checks: bool, as_json: bool) -> None:
 
     \b
     Examples:
-      sudo tcpq lab verify
-      sudo tcpq lab verify --long --json
+      sudo .venv/bin/tcpq lab verify
+      sudo .venv/bin/tcpq lab verify --long --json
     """
     from tcpq.lab.verify import run_checks
     from tcpq.report.json import to_jsonable
@@ -196,13 +197,13 @@ def lab_fuzz(count: str, seed: int | None, as_json: bool, keep_dir: Path | None)
     """Compare the model with this kernel on N random scenarios (root); group what differs.
 
     Each scenario is short (1-10 s of lab time); every disagreeing one is kept as
-    DIR/fuzz-SEED-K.toml, rerun with `sudo tcpq compare FILE`. Exit status 0 when all agree,
+    DIR/fuzz-SEED-K.toml, rerun with `sudo .venv/bin/tcpq compare FILE`. Exit status 0 when all agree,
     1 when any differs, 2 on bad input, 130 when interrupted (the summary is still printed).
 
     \b
     Examples:
-      sudo tcpq lab fuzz 60 --seed 1
-      sudo tcpq lab fuzz 20 --seed 7 --json --keep /tmp/fuzz
+      sudo .venv/bin/tcpq lab fuzz 60 --seed 1
+      sudo .venv/bin/tcpq lab fuzz 20 --seed 7 --json --keep /tmp/fuzz
     """
     from tcpq.app.fuzz import check_request, default_keep_dir, exit_status, new_seed, parse_count, run_fuzz
     from tcpq.report.console import steps

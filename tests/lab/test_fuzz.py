@@ -230,7 +230,7 @@ def test_report_json_and_terminal_at_80_columns() -> None:
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "1 of 3 scenarios agree (33 %)" in text and "interrupted" in text
     assert "client_counters.TcpExtTCPACKSkippedSynRecv" in text.replace("\n", "").replace(" ", "")
-    assert "sudo tcpq compare d/fuzz-1-2.toml" in text
+    assert "sudo .venv/bin/tcpq compare d/fuzz-1-2.toml" in text
 
 
 # -- running (the lab replaced by a stand-in) -------------------------------------------------------
@@ -282,7 +282,7 @@ def test_run_fuzz_keeps_disagreements_and_stops_on_ctrl_c(
     ]
     assert report.cases[2].error == "the lab's server did not start: boom"
     header = (keep / "fuzz-9-2.toml").read_text()
-    assert f"# Reproduce: sudo tcpq compare {keep / 'fuzz-9-2.toml'}\n" in header
+    assert f"# Reproduce: sudo .venv/bin/tcpq compare {keep / 'fuzz-9-2.toml'}\n" in header
     assert "#   counters.TcpExtListenOverflows: model 4, kernel 9" in header
     assert "connect_time_s.p90" in header and "clients.connected" not in header
     assert "could not run it: the lab's server did not start" in (keep / "fuzz-9-3.toml").read_text()
@@ -342,7 +342,7 @@ def test_fuzz_two_scenarios_end_to_end(tmp_path: Path) -> None:
         assert path.parent == keep and path.name == f"{entry['name']}.toml"
         assert entry["differing"] or "error" in entry
         text = path.read_text()
-        assert f"# Reproduce: sudo tcpq compare {path}" in text
+        assert f"# Reproduce: sudo .venv/bin/tcpq compare {path}" in text
         assert all(metric in text for metric in entry["differing"])
         assert entry["cause"] in data["causes"] and entry["file"] in data["causes"][entry["cause"]]["files"]
         index = int(entry["name"].rsplit("-", 1)[1])

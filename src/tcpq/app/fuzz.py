@@ -146,7 +146,7 @@ def _run_one(
 def _header(case: FuzzCase, seed: int, count: int, path: Path, release: str) -> str:
     lines = [
         f"Scenario {case.index} of `tcpq lab fuzz {count} --seed {seed}` (tcpq's random scenarios).",
-        f"Reproduce: sudo tcpq compare {path}",
+        f"Reproduce: sudo .venv/bin/tcpq compare {path}",
     ]
     if case.error is not None:
         lines.append(f"On kernel {release} the lab could not run it: {case.error}")

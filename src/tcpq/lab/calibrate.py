@@ -440,7 +440,7 @@ def host_toml(calibration: Calibration, when: str) -> str:
     timing = calibration.timing
     wakeup = ", ".join(f'"{value}us"' for value in timing.wakeup_us)
     lines = [
-        f"# Written by `sudo tcpq lab calibrate` on {when}, kernel {calibration.kernel}.",
+        f"# Written by `sudo .venv/bin/tcpq lab calibrate` on {when}, kernel {calibration.kernel}.",
         "# Use: tcpq simulate FILE --host THIS_FILE (or copy the table into a scenario).",
         *(f"# note: {note}" for note in calibration.notes),
         "[host]",

@@ -63,7 +63,7 @@ def render_fuzz(report: FuzzReport) -> RenderableType:
     examples = [case.file for group in report.causes for case in group.cases if case.file is not None]
     if examples and report.keep_dir is not None:  # an example of the most common cause
         parts.append(Text(f"disagreeing scenarios kept in {report.keep_dir}/; rerun one with", style="dim"))
-        parts.append(Text(f"  sudo tcpq compare {examples[0]}"))
+        parts.append(Text(f"  sudo .venv/bin/tcpq compare {examples[0]}"))
     return Group(*parts)
 
 
