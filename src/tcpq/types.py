@@ -94,10 +94,23 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+class Runtime(StrEnum):
+    """What a process is built with, as far as /proc shows it: remedies are written for it."""
+
+    NGINX = "nginx"
+    JAVA = "java"
+    GO = "go"
+    PYTHON = "python"
+    NODE = "node"
+    NATIVE = "native"  # another compiled program (C, C++, Rust ...): listen(fd, backlog)
+
+
 @dataclass(frozen=True)
 class ProcessInfo:
     pid: int
     comm: str
+    runtime: Runtime | None = None  # None: /proc/PID/exe not readable
+    stopped: bool = False  # state T or t (SIGSTOP, a debugger): it runs no code until resumed
 
 
 @dataclass(frozen=True)
@@ -139,12 +152,15 @@ class PeerCount:
 
 @dataclass(frozen=True)
 class CloseWaitPile:
-    """CLOSE_WAIT sockets of one process: the peer closed, the application did not."""
+    """CLOSE_WAIT sockets of one program (comm), over all its processes: the peer closed, the
+    application did not. A fork-per-connection server leaks one per child."""
 
-    pid: int
     comm: str
-    count: int
+    count: int  # sockets, each counted once however many of the processes share it
+    processes: list[ProcessInfo]  # examples, most sockets first
+    process_count: int
     peers: list[PeerCount]  # the most frequent remote endpoints
+    local_ports: list[int]  # the local ports they are on, most frequent first
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,7 @@ class QueuedSocket:
     recv_q: int
     send_q: int
     processes: list[ProcessInfo]
+    accepted: bool = True  # False: no file yet, a child still waiting in a listener's accept queue
 
 
 @dataclass(frozen=True)
@@ -176,11 +193,13 @@ class Snapshot:
     listeners: list[Listener]
     close_wait: list[CloseWaitPile]
     time_wait_by_destination: list[PeerCount]
-    queued: list[QueuedSocket]
+    queued: list[QueuedSocket]  # established sockets with data waiting, most backed-up first
     orphans: int  # FIN-WAIT-1/2, CLOSING, LAST-ACK sockets no process holds
     sockets_total: int
     unreadable_processes: int = 0
     notes: list[str] = field(default_factory=list)
+    # Sockets no process holds, by state (aggregate.unowned_states); None: not counted.
+    states_without_process: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -193,16 +212,59 @@ class Rates:
 
 
 @dataclass(frozen=True)
+class ListenerRef:
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ProcessRef:
+    pid: int
+    comm: str
+    runtime: Runtime | None = None
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class SysctlChange:
+    """One sysctl a remedy suggests, in the namespace it applies to (tcpq never applies it)."""
+
+    name: str
+    value: int | tuple[int, int]
+    netns: str  # "self" or the namespace's label
+    current: int | tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class AppChange:
+    """A change in the application, for the runtime tcpq detected (None: a generic one)."""
+
+    runtime: Runtime | None
+    action: str  # what to do, in words
+    example: str = ""  # the line to write: a config directive, a call, a command
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """What to do, as data: report/ renders the text, the terminal view and the sysctl.d file."""
+
+    advice: str = ""  # the part that is neither a sysctl nor an application change
+    sysctls: list[SysctlChange] = field(default_factory=list)
+    app: AppChange | None = None
+    applies: str = ""  # when it takes effect, e.g. "at the next listen(): reload the service"
+
+
+@dataclass(frozen=True)
 class Finding:
     id: str
     severity: Severity
     title: str
     evidence: dict[str, object]
     explanation: str
-    remedy: str
+    remedy: Remedy
     netns: str | None = None
-    listener: dict[str, object] | None = None  # {"address", "port"}
-    process: dict[str, object] | None = None  # {"pid", "comm"}
+    listener: ListenerRef | None = None
+    process: ProcessRef | None = None
     references: list[str] = field(default_factory=list)
 
 

@@ -3,12 +3,16 @@
 import socket
 from dataclasses import replace
 
+import pytest
+
 from tcpq.doctor import diagnose
 from tcpq.kernel.states import TcpState
 from tcpq.observe import aggregate
 from tcpq.observe.processes import ProcessRef
 from tcpq.observe.sockets import SockRecord
-from tcpq.types import Rates, Snapshot, Source
+from tcpq.report.doctor import remedy_text
+from tcpq.types import ListenerRef, Rates, Snapshot, Source, SysctlChange
+from tcpq.types import ProcessRef as ProcessRef_
 
 NGINX = ProcessRef(pid=100, comm="nginx")
 APP = ProcessRef(pid=200, comm="app")
@@ -119,11 +123,16 @@ def test_listener_view_syn_recv_groups_and_clamp() -> None:
     assert [p.pid for p in second.processes] == [100, 200]
 
 
-def test_memory_bounded_queued_heap() -> None:
+def test_queued_sockets_all_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     agg = aggregate.SocketAggregator()
     agg.add_all(rec(TcpState.ESTABLISHED, rport=i, recv_q=i + 1, inode=1000 + i) for i in range(5000))
-    assert len(agg.queued_heap) == aggregate.TOP_QUEUED
-    assert min(weight for weight, _, _ in agg.queued_heap) == 5000 - aggregate.TOP_QUEUED + 1
+    assert len(agg.queued) == agg.queued_seen == 5000  # every one: the doctor counts totals
+    queued = aggregate.build_queued(agg, {})
+    assert [s.recv_q for s in queued[:3]] == [5000, 4999, 4998]  # most backed-up first
+    monkeypatch.setattr(aggregate, "QUEUED_KEEP", 100)
+    bounded = aggregate.SocketAggregator()
+    bounded.add_all(rec(TcpState.ESTABLISHED, rport=i, recv_q=1, inode=1000 + i) for i in range(5000))
+    assert len(bounded.queued) == 100 and bounded.queued_seen == 5000
 
 
 def test_accept_queue_overflow_finding_attributes_listener() -> None:
@@ -148,15 +157,15 @@ def test_accept_queue_overflow_finding_attributes_listener() -> None:
     findings = diagnose(before, after, rates(before, after))
     overflow = [f for f in findings if f.id == "accept-queue-overflow"]
     assert len(overflow) == 1
-    assert overflow[0].listener == {"address": "127.0.0.1", "port": 8080}
-    assert overflow[0].process == {"pid": 200, "comm": "app"}
+    assert overflow[0].listener == ListenerRef("127.0.0.1", 8080)
+    assert overflow[0].process == ProcessRef_(200, "app")
     assert overflow[0].evidence["listener_drops"] == 20
     assert after.listeners[1].drops_per_s == 10.0
 
 
 def test_healthy_gives_nothing() -> None:
     records = [
-        rec(TcpState.LISTEN, "0.0.0.0", 80, "0.0.0.0", 0, send_q=4096, inode=1, drops=0),
+        rec(TcpState.LISTEN, "0.0.0.0", 80, "0.0.0.0", 0, send_q=511, inode=1, drops=0),
         rec(TcpState.ESTABLISHED, inode=2),
     ]
     before = snapshot(records, {1: [NGINX]}, counters={"TcpExtListenOverflows": 5})
@@ -173,10 +182,10 @@ def test_close_wait_and_time_wait_and_queued() -> None:
     before = snapshot(records, owners, sysctl=sysctl)
     after = snapshot(records, owners, sysctl=sysctl, t=1.0)
     found = {f.id: f for f in diagnose(before, after, rates(before, after))}
-    assert found["close-wait-pileup"].process == {"pid": 200, "comm": "app"}
+    assert found["close-wait-pileup"].process == ProcessRef_(200, "app")
     assert found["close-wait-pileup"].evidence["close_wait"] == 25
     assert found["time-wait-port-exhaustion-risk"].evidence["time_wait"] == 60
-    assert found["established-slow-reader"].process == {"pid": 100, "comm": "nginx"}
+    assert found["established-slow-reader"].process == ProcessRef_(100, "nginx")
 
 
 def test_sysctl_findings() -> None:
@@ -185,5 +194,8 @@ def test_sysctl_findings() -> None:
         [], {}, sysctl={"net.ipv4.tcp_syncookies": 0, "net.ipv4.tcp_abort_on_overflow": 1}, t=1.0
     )
     found = {f.id: f for f in diagnose(before, after, rates(before, after))}
-    assert found["syncookies-disabled"].remedy == "sysctl -w net.ipv4.tcp_syncookies=1"
+    assert found["syncookies-disabled"].remedy.sysctls == [
+        SysctlChange("net.ipv4.tcp_syncookies", 1, "self", current=0)
+    ]
+    assert remedy_text(found["syncookies-disabled"].remedy) == "sysctl -w net.ipv4.tcp_syncookies=1 (now 0)"
     assert found["abort-on-overflow-enabled"].severity.value == "info"

@@ -28,8 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tcpq.observe.runtime import detect_runtime
+from tcpq.types import Runtime
+
 SOCKET_PREFIX = "socket:["  # how /proc/PID/fd shows a socket: "socket:[INODE]" (fs/proc/fd.c)
 STAT_STARTTIME_FIELD = 22  # proc_pid_stat(5): start time in clock ticks since boot
+STOPPED_STATES = frozenset("Tt")  # proc_pid_stat(5) field 3: stopped by a signal / by a tracer
 UNOWNED_TTL_CALLS = 256  # an inode not asked about for this many calls is forgotten
 UNOWNED_PRUNE_EVERY = 64
 
@@ -40,6 +44,8 @@ class ProcessRef:
 
     pid: int
     comm: str
+    runtime: Runtime | None = None
+    stopped: bool = False
 
 
 @dataclass(slots=True)
@@ -48,6 +54,9 @@ class _Process:
 
     start: int
     comm: str
+    state: str = ""
+    runtime: Runtime | None = None
+    runtime_known: bool = False  # detected once per incarnation, again when comm changes
     sockets: dict[str, int] = field(default_factory=dict)  # fd (its name in /proc/PID/fd) → inode
     others: set[str] = field(default_factory=set)  # fds that are not sockets
 
@@ -87,13 +96,21 @@ def _opened_dir(path: str | Path, dir_fd: int | None = None) -> Iterator[int]:
         os.close(fd)
 
 
-def _read_stat(pid_fd: int) -> tuple[str, int] | None:
+def parse_state(text: str) -> str:
+    """/proc/PID/stat → the state letter (R, S, D, T ...), "" if malformed."""
+    rest = text[text.rfind(")") + 1 :].split()
+    return rest[0] if rest else ""
+
+
+def _read_stat(pid_fd: int) -> tuple[str, int, str] | None:
     fd = os.open("stat", os.O_RDONLY | os.O_CLOEXEC, dir_fd=pid_fd)
     try:
         data = os.read(fd, 4096)
     finally:
         os.close(fd)
-    return parse_stat(data.decode("utf-8", errors="replace"))
+    text = data.decode("utf-8", errors="replace")
+    parsed = parse_stat(text)
+    return None if parsed is None else (*parsed, parse_state(text))
 
 
 class ProcessMap:
@@ -135,8 +152,14 @@ class ProcessMap:
         for inode in wanted - found.keys():
             self._unowned[inode] = self._calls
         self._prune_unowned()
-        procs = self._procs
-        return {inode: [ProcessRef(pid, procs[pid].comm) for pid in pids] for inode, pids in found.items()}
+        return {inode: [self._ref(pid) for pid in pids] for inode, pids in found.items()}
+
+    def _ref(self, pid: int) -> ProcessRef:
+        proc = self._procs[pid]
+        if not proc.runtime_known:
+            proc.runtime = detect_runtime(self._root / str(pid), proc.comm)
+            proc.runtime_known = True
+        return ProcessRef(pid, proc.comm, proc.runtime, proc.state in STOPPED_STATES)
 
     def _collect(self, wanted: set[int]) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
@@ -169,7 +192,9 @@ class ProcessMap:
                 stat = _read_stat(pid_fd)
                 if stat is None:
                     return False
-                proc, is_new = self._incarnation(pid, *stat)
+                comm, start, state = stat
+                proc, is_new = self._incarnation(pid, comm, start)
+                proc.state = state
                 if is_new:
                     checked.clear()  # what this call read under this pid belonged to another process
                 with _opened_dir("fd", dir_fd=pid_fd) as fd_dir:
@@ -188,7 +213,8 @@ class ProcessMap:
         """The cached process, unless the pid now belongs to another process (new start time)."""
         proc = self._procs.get(pid)
         if proc is not None and proc.start == start:
-            proc.comm = comm  # prctl(PR_SET_NAME) and exec change it
+            if proc.comm != comm:  # prctl(PR_SET_NAME), or an exec: look at the runtime again
+                proc.comm, proc.runtime_known = comm, False
             return proc, False
         proc = self._procs[pid] = _Process(start, comm)
         return proc, True

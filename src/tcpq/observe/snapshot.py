@@ -106,6 +106,11 @@ def take_snapshot(
     notes = list(inside.notes)
     if process_map.unreadable:
         notes.append(f"{process_map.unreadable} process(es) could not be read: their sockets show no owner")
+    if agg.queued_seen > len(agg.queued):
+        notes.append(
+            f"{agg.queued_seen} established sockets with data waiting, {len(agg.queued)} kept: "
+            "counts of them are lower bounds"
+        )
     return Snapshot(
         source=Source.HOST,
         netns=label,

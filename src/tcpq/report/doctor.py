@@ -1,31 +1,115 @@
-"""Terminal rendering of doctor findings."""
+"""Rendering of doctor findings: the terminal view, the JSON and the sysctl.d file, all from the
+same Finding data (the remedy is data; its text is made here, never parsed back)."""
 
-import json
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
-from tcpq.types import Finding, Severity
+from tcpq.report.json import to_jsonable
+from tcpq.types import AppChange, Finding, Remedy, Severity, SysctlChange
 
 STYLE = {Severity.CRITICAL: "bad", Severity.WARNING: "warn", Severity.INFO: "dim"}
 
 
+def sysctl_value(value: int | tuple[int, int]) -> str:
+    return f'"{value[0]} {value[1]}"' if isinstance(value, tuple) else str(value)
+
+
+def sysctl_command(change: SysctlChange) -> str:
+    prefix = "" if change.netns == "self" else f"ip netns exec {change.netns} "
+    return f"{prefix}sysctl -w {change.name}={sysctl_value(change.value)}"
+
+
+def _current(change: SysctlChange) -> str:
+    return "" if change.current is None else f" (now {sysctl_value(change.current).strip(chr(34))})"
+
+
+def app_text(app: AppChange) -> str:
+    return f"{app.action}: {app.example}" if app.example else app.action
+
+
+def remedy_lines(remedy: Remedy) -> list[str]:
+    """The remedy as lines of text, in the order to act on them."""
+    lines = [remedy.advice] if remedy.advice else []
+    if remedy.app is not None:
+        lines.append(app_text(remedy.app))
+    lines.extend(sysctl_command(change) + _current(change) for change in remedy.sysctls)
+    if remedy.applies:
+        lines.append(f"({remedy.applies})")
+    return lines
+
+
+def remedy_text(remedy: Remedy) -> str:
+    return " ".join(line if line.endswith((".", ":", ")")) else line + ";" for line in remedy_lines(remedy))
+
+
+def _evidence_text(evidence: dict[str, object]) -> Text:
+    text = Text()
+    for index, (key, value) in enumerate(evidence.items()):
+        if index:
+            text.append("  ")
+        text.append(f"{key} ", style="dim")
+        text.append(str(to_jsonable(value)) if isinstance(value, list | dict) else str(value))
+    return text
+
+
 def render_finding(finding: Finding) -> Panel:
-    body = Text()
-    body.append("evidence  ", style="dim")
-    body.append(json.dumps(finding.evidence, default=str))
-    body.append("\nwhy       ", style="dim")
-    body.append(finding.explanation)
-    body.append("\nremedy    ", style="dim")
-    body.append(finding.remedy, style="key")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("evidence", _evidence_text(finding.evidence))
+    grid.add_row("why", finding.explanation)
+    for index, line in enumerate(remedy_lines(finding.remedy)):
+        grid.add_row("remedy" if index == 0 else "", Text(line, style="key"))
     title = Text.assemble(
         (f"{finding.severity.value.upper()} ", STYLE[finding.severity]), (finding.id, "title")
     )
-    return Panel(body, title=title, title_align="left", subtitle=finding.title, subtitle_align="left")
+    return Panel(
+        Group(Text(finding.title, style="title"), grid),
+        title=title,
+        title_align="left",
+        subtitle_align="left",
+    )
 
 
 def render_findings(findings: list[Finding], netns: str, interval_s: float) -> RenderableType:
+    where = "the host namespace" if netns == "self" else f"network namespace {netns}"
     if not findings:
-        return Text(f"healthy: no finding in {netns} over {interval_s:.1f} s", style="good")
-    return Group(*(render_finding(finding) for finding in findings))
+        return Text(f"healthy: no finding in {where} over {interval_s:.1f} s", style="good")
+    header = Text(f"{len(findings)} finding(s) in {where} over {interval_s:.1f} s", style="title")
+    return Group(header, *(render_finding(finding) for finding in findings))
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """A Finding as DESIGN.md's doctor JSON: `remedy` is its text, the data beside it."""
+    data: dict[str, Any] = to_jsonable(finding)
+    data["remedy"] = remedy_text(finding.remedy)
+    data["sysctl_changes"] = to_jsonable(finding.remedy.sysctls)
+    data["app_change"] = to_jsonable(finding.remedy.app)
+    return data
+
+
+def sysctl_file(findings: Iterable[Finding]) -> str:
+    """The sysctl changes the findings suggest, as a commented sysctl.d file, one block per
+    namespace (a sysctl.d file is read in the host namespace only; other blocks say how)."""
+    lines = [
+        "# Suggested by `tcpq doctor`. Review before use; tcpq applies nothing itself.",
+        "# Install as /etc/sysctl.d/90-tcpq.conf (host namespace).",
+    ]
+    seen: set[tuple[str, str]] = set()
+    for finding in findings:
+        for change in finding.remedy.sysctls:
+            if (change.netns, change.name) in seen:
+                continue  # one value per sysctl and namespace: the first (most severe) finding's
+            seen.add((change.netns, change.name))
+            lines += ["", f"# {finding.id}: {finding.title}"]
+            if change.netns != "self":
+                lines.append(f"# namespace {change.netns}: apply with `{sysctl_command(change)}`")
+                lines.append(f"# {change.name} = {sysctl_value(change.value).strip(chr(34))}")
+            else:
+                lines.append(f"{change.name} = {sysctl_value(change.value).strip(chr(34))}")
+    return "\n".join(lines) + "\n"

@@ -30,6 +30,9 @@ def dumps(data: Any) -> str:
     return json.dumps(to_jsonable(data), indent=2, sort_keys=False)
 
 
+QUEUED_EXAMPLES = 50  # queued sockets listed in a Snapshot's JSON (`queued_total` counts all)
+
+
 def snapshot_dict(snapshot: Snapshot, rates: Rates | None) -> dict[str, Any]:
     """The Snapshot JSON contract (DESIGN.md): `rates` holds counters per second, or null."""
     data: dict[str, Any] = to_jsonable(snapshot)
@@ -44,4 +47,7 @@ def snapshot_dict(snapshot: Snapshot, rates: Rates | None) -> dict[str, Any]:
     )
     for listener in data["listeners"]:
         listener.pop("inode", None)
+    # Every queued socket is kept for the doctor; the JSON names the most backed-up and counts all.
+    data["queued_total"] = len(snapshot.queued)
+    data["queued"] = data["queued"][:QUEUED_EXAMPLES]
     return data
