@@ -1,19 +1,88 @@
 """Commands that look at a live host: status, states, counters, sysctl, doctor."""
 
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tcpq.cli_common import print_json, stdout
 from tcpq.errors import TcpqError
 
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from tcpq.observe.session import Scan
+
 NETNS_HELP = "Network namespace: an `ip netns` name, a PID inside it, `self` (default) or `all`."
+STATES_SORT_HELP = "Order the groups: total (default), name, or a state such as TIME_WAIT (most first)."
+LISTENERS_SORT_HELP = "Order the listeners: port (default), accept-queue, syn-recv or drops (most first)."
+Command = Callable[..., None]
 
 
-def _netns_option(function: Callable[..., None]) -> Callable[..., None]:
+def _netns_option(function: Command) -> Command:
     return click.option("--netns", "netns", default=None, metavar="NAME|PID|all", help=NETNS_HELP)(function)
+
+
+def _selection_options(sort_help: str) -> Callable[[Command], Command]:
+    """--sport/--dport/--sort/--top, checked by session.selection (one-line errors)."""
+    options = [
+        click.option(
+            "--sport", metavar="PORT", help="Only sockets of this local port (one that listens here)."
+        ),
+        click.option("--dport", metavar="PORT", help="Only connections to this remote port."),
+        click.option("--sort", "sort", metavar="KEY", help=sort_help),
+        click.option("--top", metavar="N", help="Show the first N rows; the rest are counted."),
+    ]
+
+    def apply(function: Command) -> Command:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+def _status_document(result: "Scan", views: list[Any], every: bool) -> dict[str, Any]:
+    """The Snapshot JSON contract per namespace (DESIGN.md), plus what the view left out."""
+    from tcpq.report.json import snapshot_dict, to_jsonable
+
+    items = [snapshot_dict(v.snapshot, v.rates) | {"listeners_more": v.listeners_more} for v in views]
+    if not every:
+        return items[0]
+    return {"namespaces": items, "not_seen": to_jsonable(result.not_seen), "notes": result.notes}
+
+
+def _frames(
+    frames: Iterator[Any],
+    render: Callable[[Any], "RenderableType"],
+    document: Callable[[Any], Any],
+    as_json: bool,
+) -> None:
+    """--watch: redraw in place on a terminal; elsewhere (or with --json) one frame after another,
+    JSON as one document per line (NDJSON)."""
+    from rich.live import Live
+
+    from tcpq.report.json import to_jsonable
+
+    console = stdout()
+    try:
+        if as_json:
+            for frame in frames:
+                click.echo(json.dumps(to_jsonable(document(frame))))
+        elif console.is_terminal:
+            with Live(console=console, auto_refresh=False) as live:
+                for frame in frames:
+                    live.update(render(frame), refresh=True)
+        else:
+            for number, frame in enumerate(frames):
+                if number:
+                    console.print()
+                console.print(render(frame))
+    except KeyboardInterrupt:
+        pass
 
 
 @click.command()
@@ -25,14 +94,28 @@ def _netns_option(function: Callable[..., None]) -> Callable[..., None]:
     show_default=True,
     help="Seconds between the two samples that give rates; 0 = one sample, no rates.",
 )
-@click.option("--watch", is_flag=True, help="Refresh in place every interval until Ctrl-C.")
+@click.option(
+    "--watch", is_flag=True, help="Refresh every interval until Ctrl-C (piped: one frame after another)."
+)
 @click.option(
     "--count", type=click.IntRange(min=1), default=None, help="With --watch: stop after N refreshes."
 )
 @click.option("--all", "show_all", is_flag=True, help="Show every counter, not only connection handling.")
-@click.option("--json", "as_json", is_flag=True, help="Print the Snapshot(s) as JSON.")
+@_selection_options(LISTENERS_SORT_HELP)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the Snapshot(s) as JSON (--watch: one per line)."
+)
 def status(
-    netns: str | None, interval: float, watch: bool, count: int | None, show_all: bool, as_json: bool
+    netns: str | None,
+    interval: float,
+    watch: bool,
+    count: int | None,
+    show_all: bool,
+    sport: str | None,
+    dport: str | None,
+    sort: str | None,
+    top: str | None,
+    as_json: bool,
 ) -> None:
     """Listeners and their queues, states, counter rates and sysctls of a live host.
 
@@ -41,47 +124,32 @@ def status(
       tcpq status
       tcpq status --netns all --json
       tcpq status --watch --interval 2
+      tcpq status --sort accept-queue --top 10
     """
-    from rich.console import Group
-    from rich.live import Live
-
     from tcpq.observe import session
-    from tcpq.report.host import render_status
-    from tcpq.report.json import snapshot_dict
+    from tcpq.report.host import render_status_scan
 
-    refs = session.namespaces(netns)
+    selected = session.selection(sport, dport, sort, top, listeners=True)
+    target = session.targets(netns)
+
+    def views(result: "Scan") -> list[session.StatusView]:
+        return [session.status_view(item, selected, show_all) for item in result.samples]
+
+    def render(result: "Scan") -> "RenderableType":
+        return render_status_scan(views(result), result.not_seen, result.notes)
+
+    def document(result: "Scan") -> dict[str, Any]:
+        return _status_document(result, views(result), target.every)
+
     if watch:
-        with Live(console=stdout(), auto_refresh=False) as live:
-            try:
-                for samples in session.watch(refs, session.check_interval(interval or 1.0), count):
-                    views = [
-                        render_status(
-                            s.after,
-                            s.rates,
-                            session.status_counter_names(s.after, show_all),
-                            session.sysctl_view(s.after),
-                        )
-                        for s in samples
-                    ]
-                    live.update(views[0] if len(views) == 1 else Group(*views), refresh=True)
-            except KeyboardInterrupt:
-                pass
+        frames = session.watch(target, session.check_interval(interval or 1.0), count)
+        _frames(frames, render, document, as_json)
         return
-    samples = session.sample(refs, interval if interval > 0 else None)
+    result = session.scan(target, interval if interval > 0 else None)
     if as_json:
-        items = [snapshot_dict(s.after, s.rates) for s in samples]
-        print_json(items[0] if netns != "all" else {"namespaces": items})
-        return
-    console = stdout()
-    for s in samples:
-        console.print(
-            render_status(
-                s.after,
-                s.rates,
-                session.status_counter_names(s.after, show_all),
-                session.sysctl_view(s.after),
-            )
-        )
+        print_json(document(result))
+    else:
+        stdout().print(render(result))
 
 
 @click.command()
@@ -92,26 +160,38 @@ def status(
     type=click.Choice(["state", "process", "port", "remote", "netns"]),
     default="state",
     show_default=True,
-    help="Group the state counts.",
+    help="Group the state counts (port: the one listening here, else the remote one).",
 )
+@_selection_options(STATES_SORT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
-def states(netns: str | None, by: str, as_json: bool) -> None:
-    """Count TCP states, per process, local port, remote address or namespace.
+def states(
+    netns: str | None,
+    by: str,
+    sport: str | None,
+    dport: str | None,
+    sort: str | None,
+    top: str | None,
+    as_json: bool,
+) -> None:
+    """Count TCP states, per process, service port, remote address or namespace.
 
     \b
     Examples:
       tcpq states --by process
+      tcpq states --by port --sort TIME_WAIT --top 10
       tcpq states --by netns --netns all --json
     """
     from tcpq.observe import session
     from tcpq.report.host import grouped_states_table
+    from tcpq.report.json import to_jsonable
 
-    samples = session.sample(session.namespaces("all" if by == "netns" and netns is None else netns), None)
-    groups = session.grouped_states([s.after for s in samples], by)
+    selected = session.selection(sport, dport, sort, top)
+    target = session.targets("all" if by == "netns" and netns is None else netns)
+    view = session.states_view(session.scan(target, None), by, selected)
     if as_json:
-        print_json({"by": by, "groups": groups})
+        print_json(to_jsonable(view))
     else:
-        stdout().print(grouped_states_table(groups, by))
+        stdout().print(grouped_states_table(view))
 
 
 @click.command()
@@ -158,28 +238,47 @@ def counters(netns: str | None, interval: float, show_all: bool, as_json: bool) 
 
 @click.command()
 @_netns_option
+@click.option("--verbose", "-v", is_flag=True, help="Also say what each sysctl does.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def sysctl(netns: str | None, as_json: bool) -> None:
-    """The sysctls that govern connection handling: value, kernel default, scope, meaning.
+def sysctl(netns: str | None, verbose: bool, as_json: bool) -> None:
+    """The sysctls that govern connection handling: value, kernel default, scope, notes.
 
     \b
     Examples:
       tcpq sysctl
+      tcpq sysctl --verbose
       tcpq sysctl --netns myns --json
     """
+    from rich.console import Group
+    from rich.text import Text
+
     from tcpq.observe import session
-    from tcpq.report.host import sysctl_table
+    from tcpq.report.host import not_seen_lines, sysctl_table
     from tcpq.report.json import to_jsonable
 
-    samples = session.sample(session.namespaces(netns), None)
+    target = session.targets(netns)
+    result = session.scan(target, None)
     if as_json:
         out = [
-            {"netns": s.after.netns, "sysctls": to_jsonable(session.sysctl_view(s.after))} for s in samples
+            {
+                "netns": s.after.netns,
+                "sysctls": to_jsonable(session.sysctl_view(s.after)),
+                "notes": s.after.notes,
+            }
+            for s in result.samples
         ]
-        print_json(out[0] if len(out) == 1 else {"namespaces": out})
+        if not target.every:
+            print_json(out[0])
+        else:
+            print_json({"namespaces": out, "not_seen": to_jsonable(result.not_seen), "notes": result.notes})
         return
-    for s in samples:
-        stdout().print(sysctl_table(session.sysctl_view(s.after), verbose=True))
+    parts: list[RenderableType] = list(not_seen_lines(result.not_seen, result.notes))
+    for s in result.samples:
+        if target.every:
+            parts.append(Text(f"netns {s.after.netns}", style="title"))
+        parts.append(sysctl_table(session.sysctl_view(s.after), verbose=verbose))
+        parts.extend(Text(f"note: {note}", style="warn") for note in s.after.notes)
+    stdout().print(Group(*parts))
 
 
 @click.command()

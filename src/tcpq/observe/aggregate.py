@@ -31,6 +31,13 @@ ORPHAN_STATES = frozenset({TcpState.FIN_WAIT1, TcpState.FIN_WAIT2, TcpState.CLOS
 WILDCARDS = frozenset({"0.0.0.0", "::"})
 
 
+REMOTE_PORT_PREFIX = "remote "  # states_by_port keys for connections to a port elsewhere
+
+
+def service_port_key(local: int, remote: int, listening: set[int]) -> str:
+    return str(local) if local in listening else f"{REMOTE_PORT_PREFIX}{remote}"
+
+
 def state_name(state: TcpState) -> str:
     """netstat's name (ESTABLISHED, SYN_RECV ...): what the seeds' awk one-liner counts."""
     return STATES[state].netstat_name
@@ -45,7 +52,12 @@ class SocketAggregator:
     close_wait_peer: dict[int, tuple[str, int]] = field(default_factory=dict)
     time_wait_dest: Counter[tuple[str, int]] = field(default_factory=Counter)
     queued_heap: list[tuple[int, int, SockRecord]] = field(default_factory=list)
-    by_port: Counter[tuple[int, str]] = field(default_factory=Counter)
+    # Sockets by service port (see `by_port`): those whose local port already had a listener
+    # when they were read, and the others, kept with both ports until every listener is known.
+    # The readers dump listeners first per family, so `unplaced` holds mostly client sockets.
+    listening_ports: set[int] = field(default_factory=set)
+    by_listening_port: Counter[tuple[int, str]] = field(default_factory=Counter)
+    unplaced: Counter[tuple[int, int, str]] = field(default_factory=Counter)
     by_remote: Counter[tuple[str, str]] = field(default_factory=Counter)
     orphans: int = 0
     total: int = 0
@@ -55,7 +67,7 @@ class SocketAggregator:
         state = record.state
         name = state_name(state)
         self.states[name] += 1
-        self.by_port[(record.local_port, name)] += 1
+        self._count_port(record, name)
         if state != TcpState.LISTEN:
             self.by_remote[(record.remote, name)] += 1
         if state == TcpState.LISTEN:
@@ -77,6 +89,26 @@ class SocketAggregator:
     def add_all(self, records: Iterable[SockRecord]) -> None:
         for record in records:
             self.add(record)
+
+    def _count_port(self, record: SockRecord, name: str) -> None:
+        if record.state == TcpState.LISTEN:
+            self.listening_ports.add(record.local_port)
+        if record.local_port in self.listening_ports:
+            self.by_listening_port[(record.local_port, name)] += 1
+        else:
+            self.unplaced[(record.local_port, record.remote_port, name)] += 1
+
+    @property
+    def by_port(self) -> Counter[tuple[str, str]]:
+        """(service port, state) → sockets. The service port is the local port when something
+        listens on it in this namespace ("80"), else the remote port ("remote 443"): a client's
+        ephemeral port says nothing, the port it talks to does."""
+        out: Counter[tuple[str, str]] = Counter()
+        for (port, name), count in self.by_listening_port.items():
+            out[(str(port), name)] += count
+        for (local, remote, name), count in self.unplaced.items():
+            out[(service_port_key(local, remote, self.listening_ports), name)] += count
+        return out
 
     def _keep_queued(self, record: SockRecord) -> None:
         weight = max(record.recv_q, record.send_q)
@@ -195,11 +227,26 @@ def time_wait_destinations(agg: SocketAggregator) -> list[PeerCount]:
     ]
 
 
-def nested(counts: Counter[tuple[K, str]], limit: int = 50) -> dict[str, dict[str, int]]:
-    """{(key, state): n} → {key: {state: n}}, the `limit` keys with most sockets first."""
+def unowned_states(agg: SocketAggregator, owners: Mapping[int, list[ProcessRef]]) -> dict[str, int]:
+    """State counts of the sockets no process holds: TIME_WAIT, request socks, children not yet
+    accepted, orphans, and those whose owner could not be read. Each socket counts once, however
+    many processes share it, so these and the owned sockets add up to the state totals."""
+    owned: Counter[str] = Counter()
+    for inode, state in agg.inode_state.items():
+        if owners.get(inode):
+            owned[state_name(TcpState(state))] += 1
+    owned["LISTEN"] += sum(1 for record in agg.listeners if record.inode and owners.get(record.inode))
+    left = {name: count - owned[name] for name, count in agg.states.most_common()}
+    return {name: count for name, count in left.items() if count > 0}
+
+
+def nested(counts: Counter[tuple[K, str]]) -> dict[str, dict[str, int]]:
+    """{(key, state): n} → {key: {state: n}}, every key, those with most sockets first (the
+    views cap what they show, and say how much they left out)."""
     totals: Counter[str] = Counter()
     grouped: dict[str, dict[str, int]] = {}
     for (key, state), count in counts.items():
         totals[str(key)] += count
         grouped.setdefault(str(key), {})[state] = count
-    return {key: grouped[key] for key, _ in totals.most_common(limit)}
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return {key: dict(sorted(grouped[key].items(), key=lambda item: -item[1])) for key, _ in ranked}

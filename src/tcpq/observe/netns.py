@@ -27,6 +27,11 @@ CONTAINER_ID_LEN = 12  # as `docker ps` shortens ids
 UNKNOWN_INODE = 0  # a process's namespace we may not identify (another user's, when unprivileged)
 
 
+class NetnsGone(TcpqError):
+    """The namespace was deleted (or its last process exited) between being listed and being read:
+    a sweep of every namespace reports it as not seen and goes on."""
+
+
 @dataclass(frozen=True, slots=True)
 class NetnsRef:
     """A network namespace and how to reach and label it.
@@ -243,7 +248,7 @@ def resolve_netns(
     refs, _ = list_netns_report(proc_root, run_netns)
     match = next((ref for ref in refs if ref.inode == inode), None)
     if match is None:  # gone between the two looks
-        raise TcpqError(f"{what} disappeared while being looked up")
+        raise NetnsGone(f"{what} disappeared while being looked up")
     return match
 
 
@@ -284,12 +289,12 @@ def _enter(ref: NetnsRef) -> None:
     try:
         fd = os.open(ref.path, os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError):
-        raise TcpqError(f"network namespace {_describe(ref)} no longer exists") from None
+        raise NetnsGone(f"network namespace {_describe(ref)} no longer exists") from None
     except PermissionError:
         raise PermissionDenied(f"cannot open network namespace {_describe(ref)}: run as root") from None
     try:
         if os.fstat(fd).st_ino != ref.inode:  # a pid reused, or a name re-created meanwhile
-            raise TcpqError(f"network namespace {_describe(ref)} no longer exists")
+            raise NetnsGone(f"network namespace {_describe(ref)} no longer exists")
         try:
             _setns(fd)
         except PermissionError:
