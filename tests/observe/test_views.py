@@ -356,3 +356,22 @@ def test_a_named_namespace_that_vanishes_is_still_an_error(monkeypatch: pytest.M
         monkeypatch.setattr(session, "resolve_netns", resolve)
         code, _, err = invoke("status", "--netns", ns.name, "--interval", "0")
         assert code == 2 and "no longer exists" in err and err.count("\n") == 1
+
+
+def test_watch_keeps_naming_a_namespace_that_vanished(monkeypatch: pytest.MonkeyPatch) -> None:
+    with namespace() as ns:
+        real_sleep = session.time.sleep
+
+        def sleep(seconds: float) -> None:
+            subprocess.run(["ip", "netns", "del", ns.name], check=False, timeout=10)
+            real_sleep(seconds)
+
+        monkeypatch.setattr(session.time, "sleep", sleep)
+        args = ("status", "--netns", "all", "--watch", "--json", "--count", "2", "--interval", "0.05")
+        code, out, err = invoke(*args)
+        assert code == 0, err
+        frames = [json.loads(line) for line in out.splitlines()]
+        assert len(frames) == 2
+        for frame in frames:
+            assert ns.name in [item["netns"] for item in frame["not_seen"]]
+            assert "self" in [item["netns"] for item in frame["namespaces"]]

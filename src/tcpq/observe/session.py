@@ -22,7 +22,7 @@ MIN_INTERVAL_S = 0.05
 MAX_INTERVAL_S = 3600.0
 MAX_PORT = 65535
 NO_PROCESS = "(no process)"
-STATE_NAMES = frozenset(info.netstat_name for info in STATES.values())
+STATE_NAMES = frozenset(info.netstat_name for info in STATES.values() if info.netstat_name)
 GROUP_SORTS = ("total", "name")  # and any state name
 LISTENER_SORTS = ("port", "accept-queue", "syn-recv", "drops")
 
@@ -113,8 +113,8 @@ def _sweep_notes(target: Targets) -> list[str]:
     if not target.unlisted:
         return []
     return [
-        f"{target.unlisted} process(es) or /run/netns name(s) could not be inspected without root: "
-        "their namespaces may be missing here"
+        f"{target.unlisted} process(es) or /run/netns name(s) could not be inspected (permission "
+        "denied; run as root): their namespaces may be missing here"
     ]
 
 

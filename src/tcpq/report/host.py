@@ -434,7 +434,8 @@ def grouped_states_table(view: StatesView) -> RenderableType:
     if not view.groups:
         column_rows = listed_rows = [["(no socket)", "0", ""]]
         column_cols = listed_cols
-    title = f"States by {view.by}: {view.sockets} sockets"
+    sockets = f"{view.sockets} socket{'' if view.sockets == 1 else 's'}"
+    title = f"States: {sockets}" if view.by == "state" else f"States by {view.by}: {sockets}"
     if view.sport is not None:
         title += f" on local port {view.sport}"
     elif view.dport is not None:
