@@ -304,22 +304,33 @@ def doctor(netns: str | None, interval: float, as_json: bool, sysctl_file: Path 
       tcpq doctor --sysctl-file 90-tcpq.conf
     """
     from tcpq.observe import session
-    from tcpq.report.doctor import render_findings
+    from tcpq.report import doctor as render
+    from tcpq.report.host import not_seen_lines
     from tcpq.report.json import to_jsonable
     from tcpq.types import Severity
 
-    reports = session.doctor(session.namespaces(netns), session.check_interval(interval))
+    run = session.doctor(session.targets(netns), session.check_interval(interval))
+    reports = run.reports
+    findings = [finding for report in reports for finding in report.findings]
     if sysctl_file is not None:
         try:
-            sysctl_file.write_text(session.sysctl_snippet(reports), encoding="utf-8")
+            sysctl_file.write_text(render.sysctl_file(findings), encoding="utf-8")
         except OSError as exc:
             raise TcpqError(f"cannot write {sysctl_file}: {exc.strerror}") from None
     if as_json:
-        print_json({"findings": [to_jsonable(f) for r in reports for f in r.findings]})
+        print_json(
+            {
+                "findings": [render.finding_dict(f) for f in findings],
+                "not_seen": to_jsonable(run.not_seen),
+                "notes": run.notes,
+            }
+        )
     else:
         console = stdout()
+        for line in not_seen_lines(run.not_seen, run.notes):
+            console.print(line)
         for report in reports:
-            console.print(render_findings(report.findings, report.netns, report.interval_s))
+            console.print(render.render_findings(report.findings, report.netns, report.interval_s))
     worst = session.worst(reports)
     if worst in (Severity.WARNING, Severity.CRITICAL):
         sys.exit(1)

@@ -62,7 +62,9 @@ def test_backlog_clamped_by_namespace_somaxconn() -> None:
         finding = by_id(findings, "backlog-clamped-by-somaxconn")
         assert finding["listener"]["port"] == 7003
         assert finding["evidence"]["accept_queue_limit"] == 16
-        assert f"ip netns exec {ns.name} sysctl -w net.core.somaxconn=4096" in finding["remedy"]
+        # The doctor's one target for this listener: 4 × its limit, at least 128, above what it has.
+        assert f"ip netns exec {ns.name} sysctl -w net.core.somaxconn=128" in finding["remedy"]
+        assert finding["app_change"]["example"] == "sock.listen(128)"
 
 
 @pytest.mark.parametrize(

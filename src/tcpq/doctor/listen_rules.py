@@ -6,6 +6,8 @@ constants with the reason for their value.
 
 from tcpq.doctor import evidence as ev
 from tcpq.doctor import remedies as rm
+from tcpq.kernel.resolve import sysctl_defaults
+from tcpq.kernel.versions import parse_version
 from tcpq.types import Finding, Listener, QueuedSocket, Rates, Remedy, Runtime, Severity, Snapshot
 
 # A SYN flood's senders never answer: a cookie is "answered" when a valid ACK comes back
@@ -107,6 +109,8 @@ def backlog_at_somaxconn(before: Snapshot, after: Snapshot, rates: Rates) -> lis
     if not isinstance(somaxconn, int):
         return []
     dropping = {ev.listener_key(lst) for lst, _ in ev.drops_grew(before, after)}
+    default = sysctl_defaults(parse_version(after.kernel_release)).get("net.core.somaxconn")
+    lowered = isinstance(default, int) and somaxconn < default  # someone lowered the cap
     findings = []
     for listener in after.listeners:
         if not listener.clamped_by_somaxconn or rm.runtime_of(listener) is Runtime.GO:
@@ -116,7 +120,7 @@ def backlog_at_somaxconn(before: Snapshot, after: Snapshot, rates: Rates) -> lis
         findings.append(
             Finding(
                 id="backlog-clamped-by-somaxconn",
-                severity=Severity.WARNING if busy else Severity.INFO,
+                severity=Severity.WARNING if busy or lowered else Severity.INFO,
                 title=f"{ev.endpoint(listener)} backlog is at net.core.somaxconn = {somaxconn}",
                 evidence={
                     "accept_queue_limit": listener.accept_queue_limit,
@@ -124,6 +128,7 @@ def backlog_at_somaxconn(before: Snapshot, after: Snapshot, rates: Rates) -> lis
                     "accept_queue": listener.accept_queue,
                     "full": listener.full,
                     "busy": busy,
+                    "somaxconn_default": default,
                 },
                 explanation=(
                     "listen() silently lowers any backlog above the namespace's net.core.somaxconn (negative "
@@ -131,6 +136,7 @@ def backlog_at_somaxconn(before: Snapshot, after: Snapshot, rates: Rates) -> lis
                     "asked for at least that much, maybe more; the kernel keeps only the result "
                     "(kernel-model §1.1, §9)."
                     + (" The queue is full or dropping, so the cap matters now." if busy else "")
+                    + (f" somaxconn is below this kernel's default ({default})." if lowered else "")
                 ),
                 remedy=Remedy(
                     advice="Raise both: somaxconn alone changes nothing if the application asks for less.",

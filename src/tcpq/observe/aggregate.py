@@ -5,7 +5,6 @@ int per owned socket inode (its state) so that processes can be attributed after
 bounded heap of the most backed-up established sockets.
 """
 
-import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,10 @@ from tcpq.types import (
 )
 
 K = TypeVar("K")
-TOP_QUEUED = 50  # established sockets with data waiting, kept per snapshot
+# Established sockets with data waiting are all kept (the doctor counts them and needs their
+# endpoints), up to this many: ss shows the same sockets, and 100k of them cost ~30 MB here.
+QUEUED_KEEP = 100_000
+TOP_PROCESSES = 5  # processes named per CLOSE_WAIT pile-up
 TOP_PEERS = 5  # peers named per CLOSE_WAIT pile-up
 TOP_DESTINATIONS = 20  # TIME_WAIT destinations kept
 ORPHAN_STATES = frozenset({TcpState.FIN_WAIT1, TcpState.FIN_WAIT2, TcpState.CLOSING, TcpState.LAST_ACK})
@@ -49,9 +51,10 @@ class SocketAggregator:
     listeners: list[SockRecord] = field(default_factory=list)
     syn_recv_by_endpoint: Counter[tuple[str, int]] = field(default_factory=Counter)
     inode_state: dict[int, int] = field(default_factory=dict)
-    close_wait_peer: dict[int, tuple[str, int]] = field(default_factory=dict)
+    close_wait_peer: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # remote, port, local port
     time_wait_dest: Counter[tuple[str, int]] = field(default_factory=Counter)
-    queued_heap: list[tuple[int, int, SockRecord]] = field(default_factory=list)
+    queued: list[SockRecord] = field(default_factory=list)
+    queued_seen: int = 0
     # Sockets by service port (see `by_port`): those whose local port already had a listener
     # when they were read, and the others, kept with both ports until every listener is known.
     # The readers dump listeners first per family, so `unplaced` holds mostly client sockets.
@@ -78,7 +81,7 @@ class SocketAggregator:
         elif state == TcpState.TIME_WAIT:
             self.time_wait_dest[(record.remote, record.remote_port)] += 1
         elif state == TcpState.CLOSE_WAIT and record.inode:
-            self.close_wait_peer[record.inode] = (record.remote, record.remote_port)
+            self.close_wait_peer[record.inode] = (record.remote, record.remote_port, record.local_port)
         elif state == TcpState.ESTABLISHED and (record.recv_q or record.send_q):
             self._keep_queued(record)
         if record.inode:
@@ -111,12 +114,9 @@ class SocketAggregator:
         return out
 
     def _keep_queued(self, record: SockRecord) -> None:
-        weight = max(record.recv_q, record.send_q)
-        item = (weight, self.total, record)
-        if len(self.queued_heap) < TOP_QUEUED:
-            heapq.heappush(self.queued_heap, item)
-        elif weight > self.queued_heap[0][0]:
-            heapq.heapreplace(self.queued_heap, item)
+        self.queued_seen += 1
+        if len(self.queued) < QUEUED_KEEP:
+            self.queued.append(record)
 
     def owned_inodes(self) -> set[int]:
         inodes = set(self.inode_state)
@@ -124,8 +124,12 @@ class SocketAggregator:
         return inodes
 
 
+def process_info(ref: ProcessRef) -> ProcessInfo:
+    return ProcessInfo(pid=ref.pid, comm=ref.comm, runtime=ref.runtime, stopped=ref.stopped)
+
+
 def _processes(refs: Iterable[ProcessRef]) -> list[ProcessInfo]:
-    return [ProcessInfo(pid=ref.pid, comm=ref.comm) for ref in refs]
+    return [process_info(ref) for ref in refs]
 
 
 def syn_recv_for(agg: SocketAggregator, record: SockRecord) -> int:
@@ -180,13 +184,9 @@ def build_process_views(
     agg: SocketAggregator, owners: Mapping[int, list[ProcessRef]]
 ) -> tuple[list[ProcessStates], list[CloseWaitPile]]:
     per_process: dict[ProcessRef, Counter[str]] = defaultdict(Counter)
-    close_wait_peers: dict[ProcessRef, Counter[tuple[str, int]]] = defaultdict(Counter)
     for inode, state in agg.inode_state.items():
         for ref in owners.get(inode, ()):
             per_process[ref][state_name(TcpState(state))] += 1
-            peer = agg.close_wait_peer.get(inode)
-            if peer is not None:
-                close_wait_peers[ref][peer] += 1
     for record in agg.listeners:
         for ref in owners.get(record.inode, ()):
             per_process[ref]["LISTEN"] += 1
@@ -194,16 +194,41 @@ def build_process_views(
         ProcessStates(pid=ref.pid, comm=ref.comm, states=dict(counts.most_common()))
         for ref, counts in sorted(per_process.items(), key=lambda item: -sum(item[1].values()))
     ]
-    piles = [
+    return states, close_wait_piles(agg, owners)
+
+
+@dataclass
+class _Pile:
+    sockets: int = 0
+    peers: Counter[tuple[str, int]] = field(default_factory=Counter)
+    ports: Counter[int] = field(default_factory=Counter)
+    by_process: Counter[ProcessRef] = field(default_factory=Counter)
+
+
+def close_wait_piles(agg: SocketAggregator, owners: Mapping[int, list[ProcessRef]]) -> list[CloseWaitPile]:
+    """CLOSE_WAIT sockets per program (comm), each socket once: a fork-per-connection server
+    leaks one per child, so a count per process never reaches a pile-up."""
+    piles: dict[str, _Pile] = defaultdict(_Pile)
+    for inode, (remote, remote_port, local_port) in agg.close_wait_peer.items():
+        refs = owners.get(inode, [])
+        for comm in {ref.comm for ref in refs}:
+            pile = piles[comm]
+            pile.sockets += 1
+            pile.peers[(remote, remote_port)] += 1
+            pile.ports[local_port] += 1
+        for ref in refs:
+            piles[ref.comm].by_process[ref] += 1
+    return [
         CloseWaitPile(
-            pid=ref.pid,
-            comm=ref.comm,
-            count=sum(peers.values()),
-            peers=[PeerCount(address, port, n) for (address, port), n in peers.most_common(TOP_PEERS)],
+            comm=comm,
+            count=pile.sockets,
+            processes=[process_info(ref) for ref, _ in pile.by_process.most_common(TOP_PROCESSES)],
+            process_count=len(pile.by_process),
+            peers=[PeerCount(address, port, n) for (address, port), n in pile.peers.most_common(TOP_PEERS)],
+            local_ports=[port for port, _ in pile.ports.most_common(TOP_PEERS)],
         )
-        for ref, peers in sorted(close_wait_peers.items(), key=lambda item: -sum(item[1].values()))
+        for comm, pile in sorted(piles.items(), key=lambda item: -item[1].sockets)
     ]
-    return states, piles
 
 
 def build_queued(agg: SocketAggregator, owners: Mapping[int, list[ProcessRef]]) -> list[QueuedSocket]:
@@ -216,8 +241,9 @@ def build_queued(agg: SocketAggregator, owners: Mapping[int, list[ProcessRef]]) 
             recv_q=record.recv_q,
             send_q=record.send_q,
             processes=_processes(owners.get(record.inode, [])),
+            accepted=bool(record.inode),
         )
-        for _, _, record in sorted(agg.queued_heap, reverse=True)
+        for record in sorted(agg.queued, key=lambda r: -max(r.recv_q, r.send_q))
     ]
 
 

@@ -188,16 +188,26 @@ def sysctl_view(snapshot: Snapshot) -> list[SysctlRow]:
     return sysctl_rows(snapshot.sysctl, parse_version(snapshot.kernel_release))
 
 
-def doctor(refs: list[NetnsRef], interval_s: float) -> list[DoctorReport]:
+@dataclass(frozen=True)
+class DoctorRun:
+    reports: list[DoctorReport]
+    not_seen: list[NotSeen] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def doctor(target: Targets, interval_s: float) -> DoctorRun:
+    """Two samples of each namespace and the findings between them; with `--netns all` a
+    namespace that vanishes is listed as not seen, never an error."""
+    result = scan(target, interval_s)
     reports = []
-    for item in sample(refs, interval_s):
+    for item in result.samples:
         assert item.before is not None and item.rates is not None
         reports.append(
             DoctorReport(
                 item.after.netns, item.rates.interval_s, diagnose(item.before, item.after, item.rates)
             )
         )
-    return reports
+    return DoctorRun(reports, result.not_seen, result.notes)
 
 
 def worst(reports: list[DoctorReport]) -> Severity | None:
@@ -464,30 +474,3 @@ def status_view(item: Sample, selected: Selection, show_all: bool) -> StatusView
         dport=selected.dport,
         notes=_filter_notes([snapshot], selected),
     )
-
-
-_SYSCTL_RE = re.compile(r"sysctl -w (?P<name>[\w.]+)=(?P<value>\"[^\"]*\"|\S+?)(?=[;,)\s]|$)")
-
-
-def sysctl_snippet(reports: list[DoctorReport]) -> str:
-    """The sysctl lines the findings suggest, as a commented sysctl.d file (never applied by tcpq)."""
-    lines = [
-        "# Suggested by `tcpq doctor`. Review before use; tcpq applies nothing itself.",
-        "# Install as /etc/sysctl.d/90-tcpq.conf (host) or apply inside the namespace named per block.",
-    ]
-    seen: set[tuple[str, str, str]] = set()
-    for report in reports:
-        for finding in report.findings:
-            for match in _SYSCTL_RE.finditer(finding.remedy):
-                name, value = match.group("name"), match.group("value").strip('"')
-                key = (report.netns, name, value)
-                if key in seen:
-                    continue
-                seen.add(key)
-                lines += [
-                    "",
-                    f"# {finding.id}: {finding.title}",
-                    f"# namespace: {report.netns}",
-                    f"{name} = {value}",
-                ]
-    return "\n".join(lines) + "\n"

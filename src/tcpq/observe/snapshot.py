@@ -131,6 +131,7 @@ def take_snapshot(
         queued=aggregate.build_queued(agg, owners),
         orphans=agg.orphans,
         sockets_total=agg.total,
+        states_without_process=aggregate.unowned_states(agg, owners),
         unreadable_processes=process_map.unreadable,
         notes=notes,
     )

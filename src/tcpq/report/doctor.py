@@ -29,7 +29,8 @@ def _current(change: SysctlChange) -> str:
 
 
 def app_text(app: AppChange) -> str:
-    return f"{app.action}: {app.example}" if app.example else app.action
+    action = app.action[:1].upper() + app.action[1:]
+    return f"{action}: {app.example}" if app.example else action
 
 
 def remedy_lines(remedy: Remedy) -> list[str]:
