@@ -195,6 +195,7 @@ def states(
 
 
 @click.command()
+@click.argument("patterns", nargs=-1, metavar="[PATTERN]...")
 @_netns_option
 @click.option(
     "--interval", type=float, default=1.0, show_default=True, help="Seconds between the two samples."
@@ -203,22 +204,49 @@ def states(
     "--all", "show_all", is_flag=True, help="Every TcpExt/Tcp/Ip counter, not only connection handling."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print values, deltas and rates as JSON.")
-def counters(netns: str | None, interval: float, show_all: bool, as_json: bool) -> None:
+def counters(
+    patterns: tuple[str, ...], netns: str | None, interval: float, show_all: bool, as_json: bool
+) -> None:
     """nstat-like counters with rates and their `netstat -s` wording.
+
+    PATTERNs pick counters as nstat's do: shell globs on nstat names (quote them), here
+    case-insensitive, chosen from every counter as with --all.
 
     \b
     Examples:
       tcpq counters
+      tcpq counters 'TcpExt*Listen*' '*SynRetrans'
       tcpq counters --interval 5 --all --json
     """
+    import fnmatch
+
     from tcpq.observe import session
     from tcpq.report.host import counters_table, rates_table
+    from tcpq.types import Snapshot
+
+    def matches(name: str, pattern: str) -> bool:
+        return fnmatch.fnmatchcase(name.lower(), pattern.lower())
+
+    def chosen(snapshot: Snapshot) -> list[str]:
+        if not patterns:
+            return session.status_counter_names(snapshot, show_all)
+        every = session.status_counter_names(snapshot, True)
+        return [name for name in every if any(matches(name, pattern) for pattern in patterns)]
 
     samples = session.sample(session.namespaces(netns), interval if interval > 0 else None)
+    known = sorted({name for s in samples for name in s.after.counters})
+    for pattern in patterns:
+        if not any(matches(name, pattern) for name in known):
+            near = [name for name in known if matches(name, f"*{pattern}*")][:3]
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise TcpqError(
+                f"no counter matches {pattern!r}{hint} (patterns are shell globs on nstat names,"
+                " case-insensitive, e.g. 'TcpExt*Listen*'; `tcpq counters --all` lists them)"
+            )
     if as_json:
         out = []
         for s in samples:
-            names = session.status_counter_names(s.after, show_all)
+            names = chosen(s.after)
             out.append(
                 {
                     "netns": s.after.netns,
@@ -232,7 +260,7 @@ def counters(netns: str | None, interval: float, show_all: bool, as_json: bool) 
         return
     console = stdout()
     for s in samples:
-        names = session.status_counter_names(s.after, show_all)
+        names = chosen(s.after)
         console.print(rates_table(s.rates, names) if s.rates else counters_table(s.after, names))
 
 

@@ -83,6 +83,14 @@ class RunResult:
     duration_s: float
     notes: list[str] = field(default_factory=list)
     attack_syns: int = 0
+    # What the run was told and what it used, so a report can be repeated and read without the
+    # command line: the seed, `--set KEY=VALUE` as given, each sysctl of kernel.sysctl at the
+    # kernel's default for this version, and the names whose value differs from that default.
+    seed: int | None = None
+    overrides: list[str] = field(default_factory=list)
+    sysctl_defaults: dict[str, int | tuple[int, int]] = field(default_factory=dict)
+    sysctl_differs: list[str] = field(default_factory=list)  # the server namespace
+    client_sysctl_differs: list[str] = field(default_factory=list)
 
 
 # -- observe: a live host -------------------------------------------------------------------

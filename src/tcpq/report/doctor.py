@@ -1,11 +1,12 @@
 """Rendering of doctor findings: the terminal view, the JSON and the sysctl.d file, all from the
 same Finding data (the remedy is data; its text is made here, never parsed back)."""
 
+import shlex
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Group, RenderableType
-from rich.panel import Panel
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -58,23 +59,62 @@ def _evidence_text(evidence: dict[str, object]) -> Text:
     return text
 
 
-def render_finding(finding: Finding) -> Panel:
+class Command:
+    """A shell command that stays copyable at any width: too long for the line, it is broken
+    at spaces outside quotes with a trailing backslash, as a shell continues it."""
+
+    def __init__(self, command: str, indent: int = 4) -> None:
+        self.command, self.indent = command, indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(20, options.max_width - self.indent - 2)
+        pad = " " * self.indent
+        for line in _continued(self.command, width):
+            yield Text(pad + line, style="key", no_wrap=True, overflow="fold")
+
+
+def _continued(command: str, width: int) -> list[str]:
+    words, lines, current = shlex.split(command, posix=False), [], ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current + " \\")
+            current = "  " + word
+        else:
+            current = f"{current} {word}" if current else word
+    return [*lines, current]
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", ":", ")")) else text + "."
+
+
+def render_finding(finding: Finding) -> RenderableType:
+    remedy = finding.remedy
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
     grid.add_row("evidence", _evidence_text(finding.evidence))
     grid.add_row("why", finding.explanation)
-    for index, line in enumerate(remedy_lines(finding.remedy)):
-        grid.add_row("remedy" if index == 0 else "", Text(line, style="key"))
+    prose = [remedy.advice] if remedy.advice else []
+    if remedy.app is not None:
+        prose.append(_sentence(app_text(AppChange(remedy.app.runtime, remedy.app.action))))
+    grid.add_row("remedy", Text(" ".join(prose), style="key"))
+    commands = ([remedy.app.example] if remedy.app and remedy.app.example else []) + [
+        sysctl_command(change) for change in remedy.sysctls
+    ]
     title = Text.assemble(
         (f"{finding.severity.value.upper()} ", STYLE[finding.severity]), (finding.id, "title")
     )
-    return Panel(
-        Group(Text(finding.title, style="title"), grid),
-        title=title,
-        title_align="left",
-        subtitle_align="left",
-    )
+    lines: list[RenderableType] = [
+        title,
+        Padding(Text(finding.title), (0, 0, 0, 2)),
+        Padding(grid, (0, 0, 0, 2)),
+    ]
+    lines.extend(Command(command) for command in commands)
+    if remedy.applies:
+        lines.append(Padding(Text(f"({remedy.applies})", style="dim"), (0, 0, 0, 4)))
+    lines.append(Text(""))
+    return Group(*lines)
 
 
 def render_findings(findings: list[Finding], netns: str, interval_s: float) -> RenderableType:
