@@ -3,7 +3,7 @@
 import platform
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -20,7 +20,29 @@ def _stdout() -> "Console":
     return stdout()
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a program Ctrl-C stopped
+
+
+def _interrupted() -> NoReturn:
+    # Click would print "Aborted!" and exit 1. Whatever ran has unwound through its `finally`
+    # blocks by now (progress bars stopped, lab namespaces and processes cleaned up).
+    click.echo("tcpq: interrupted", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
 class _Group(click.Group):
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            _interrupted()
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -28,6 +50,8 @@ class _Group(click.Group):
             # One line, never wrapped, never a traceback.
             click.echo(f"tcpq: error: {' '.join(str(exc).split())}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            _interrupted()
 
 
 @click.group(
@@ -63,7 +87,15 @@ def main(ctx: click.Context) -> None:
     metavar="KEY=VALUE",
     help="Override a scenario key, e.g. server.backlog=128 or kernel.sysctl.net.core.somaxconn=128.",
 )
-@click.option("--seed", type=int, default=None, help="Random seed (overrides the file's seed).")
+@click.option(
+    "--seed", type=int, default=None, help="Random seed, 0 to 4294967295 (overrides the file's seed)."
+)
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=None,
+    help="Allow a run estimated to need up to SIZE (e.g. 8G); default: half of MemAvailable, at most 4G.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the RunResult as JSON.")
 @click.option(
     "--out",
@@ -80,11 +112,16 @@ def simulate(
     file: Path,
     overrides: tuple[str, ...],
     seed: int | None,
+    max_memory: str | None,
     as_json: bool,
     out: Path | None,
     host_file: Path | None,
 ) -> None:
     """Predict what a scenario does to a service, with the kernel model.
+
+    The report names the overrides and the sysctls the run used (* marks a value that differs
+    from the kernel's default). A run estimated to need more memory than allowed is refused
+    before it starts.
 
     \b
     Examples:
@@ -92,23 +129,29 @@ def simulate(
       tcpq simulate examples/nginx-somaxconn-128.toml --set kernel.sysctl.net.core.somaxconn=4096
       tcpq simulate examples/synflood-cookies-1.toml --json --out result.json
       tcpq simulate examples/java-backlog-50.toml --host host.toml
+      tcpq simulate examples/synflood-cookies-1.toml --seed 7 --max-memory 8G
     """
+    from tcpq.report.console import progress
     from tcpq.scenario import load_scenario
+    from tcpq.sim.runner import memory_limit
     from tcpq.sim.runner import simulate as run_simulation
 
-    all_overrides = (*overrides, f"seed={seed}") if seed is not None else overrides
-    scenario = load_scenario(file, all_overrides, host_file=host_file)
-    from tcpq.report.console import progress
-
+    scenario = load_scenario(file, overrides, host_file=host_file, seed=seed)
+    limit = memory_limit(max_memory)
     with progress(f"simulating {scenario.name}") as on_progress:
         result = run_simulation(
-            scenario, running_release=platform.release(), origin=str(file), on_progress=on_progress
+            scenario,
+            running_release=platform.release(),
+            origin=str(file),
+            on_progress=on_progress,
+            overrides=overrides,
+            memory=limit,
         )
     emit_run_result(result, as_json, out)
 
 
 @main.command()
-@click.argument("term")
+@click.argument("term", required=False)
 @click.option(
     "--kernel",
     "kernel_version",
@@ -116,8 +159,9 @@ def simulate(
     metavar="VERSION",
     help="Show defaults for this kernel (default: the running kernel).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the entry as JSON.")
-def explain(term: str, kernel_version: str | None, as_json: bool) -> None:
+@click.option("--list", "list_topics", is_flag=True, help="List every topic: states, counters, sysctls.")
+@click.option("--json", "as_json", is_flag=True, help="Print the entry (or the list) as JSON.")
+def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_json: bool) -> None:
     """Explain a sysctl, a counter or a TCP state (case-insensitive).
 
     \b
@@ -125,12 +169,23 @@ def explain(term: str, kernel_version: str | None, as_json: bool) -> None:
       tcpq explain listenoverflows
       tcpq explain somaxconn --kernel 5.3
       tcpq explain close_wait --json
+      tcpq explain --list | grep -i syn
     """
-    from tcpq.kernel.lookup import entry_to_dict
+    from tcpq.kernel.lookup import entry_to_dict, topic_to_dict, topics
     from tcpq.kernel.lookup import explain as lookup
     from tcpq.kernel.versions import parse_version
-    from tcpq.report.explain import render_entry
+    from tcpq.report.explain import render_entry, render_topics
 
+    if list_topics:
+        if term is not None:
+            raise TcpqError(f"explain: give a TERM ({term!r}) or --list, not both")
+        if as_json:
+            click.echo(dumps({"topics": [topic_to_dict(entry) for entry in topics()]}))
+        else:
+            _stdout().print(render_topics(topics()))
+        return
+    if term is None:
+        raise TcpqError("explain: give a TERM, e.g. `tcpq explain somaxconn`, or --list for every topic")
     version = parse_version(kernel_version or platform.release())
     entry = lookup(term, version)
     if as_json:

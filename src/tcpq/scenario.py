@@ -17,6 +17,9 @@ from tcpq.units import ServiceTime, parse_duration, parse_duration_ns, parse_rat
 
 MAX_ATTEMPTS = 20_000_000  # bound on simulated connection attempts per run (memory, time)
 MAX_DURATION_US = 24 * 3600 * 1_000_000
+# numpy's generators take any non-negative integer; a 32-bit seed is what every tool prints and
+# accepts, and a bound keeps a typo (a pasted timestamp in ns) from passing silently.
+MAX_SEED = 2**32 - 1
 
 
 def _duration(value: object) -> int:
@@ -252,7 +255,7 @@ class HostSection(_Strict):
 class Scenario(_Strict):
     name: str
     duration: Duration
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, le=MAX_SEED)
     kernel: KernelSection = Field(default_factory=KernelSection)
     server: ServerSection = Field(default_factory=ServerSection)
     clients: list[ClientGroup] = Field(min_length=1)
@@ -365,13 +368,24 @@ def load_host_table(path: Path | str) -> dict[str, Any]:
     return table
 
 
+def check_seed(seed: int) -> int:
+    """A `--seed` as given on the command line, or a one-line error naming the option."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"--seed {seed}: give an integer from 0 to {MAX_SEED}")
+    return seed
+
+
 def load_scenario(
-    path: Path | str, overrides: list[str] | tuple[str, ...] = (), host_file: Path | str | None = None
+    path: Path | str,
+    overrides: list[str] | tuple[str, ...] = (),
+    host_file: Path | str | None = None,
+    seed: int | None = None,
 ) -> Scenario:
     """Read, override and validate a scenario file; every failure is a one-line ScenarioError.
 
     `host_file`: a file with a [host] table (`tcpq lab calibrate`) whose keys win over the
-    scenario's own [host]; `--set host.X` still wins over both.
+    scenario's own [host]; `--set host.X` still wins over both. `seed` (`--seed`) wins over
+    the file's seed and any `--set seed=`.
     """
     origin = str(path)
     data = _read_toml(path)
@@ -380,6 +394,8 @@ def load_scenario(
     for text_override in overrides:
         key_path, value = parse_override(text_override)
         apply_override(data, key_path, value, origin)
+    if seed is not None:
+        data["seed"] = check_seed(seed)
     return scenario_from_dict(data, origin)
 
 

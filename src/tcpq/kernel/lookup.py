@@ -99,6 +99,20 @@ def all_names() -> list[str]:
     return [entry.name for entry, _ in _ENTRIES]
 
 
+TOPIC_ORDER = (EntryKind.STATE, EntryKind.COUNTER, EntryKind.SYSCTL)
+
+
+def topics() -> list[Entry]:
+    """Every entry `explain` knows, once each: states, counters, sysctls, in catalogue order."""
+    entries = [entry for entry, _ in _ENTRIES]
+    return sorted(entries, key=lambda entry: TOPIC_ORDER.index(entry.kind))  # stable: keeps order
+
+
+def topic_to_dict(entry: Entry) -> dict[str, str]:
+    """One line of `explain --list --json`."""
+    return {"kind": entry.kind.value, "name": entry.name, "meaning": entry.item.meaning}
+
+
 def _json_value(value: SysctlValue | None) -> int | list[int] | None:
     return list(value) if isinstance(value, tuple) else value
 

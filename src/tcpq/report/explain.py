@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.constrain import Constrain
 from rich.panel import Panel
 from rich.style import Style
 from rich.table import Table
@@ -25,6 +26,8 @@ def _style(name: str) -> Style:
     """A style from the shared theme, resolved here so any Console (themed or not) can print it."""
     return THEME.styles[name]
 
+
+WIDTH = 80  # explain reads like a man page: at most 80 columns, in a terminal or a pipe
 
 VERDICT_STYLE: dict[Verdict, str] = {
     Verdict.RIGHT: "good",
@@ -47,7 +50,25 @@ def render_entry(entry: Entry, version: KernelVersion) -> RenderableType:
         body = _state_body(item)
         kind = "TCP state"
     title = Text.assemble((entry.name, _style("title")), "  ", (kind, _style("dim")))
-    return Panel(body, title=title, title_align="left", box=box.ROUNDED)
+    return Constrain(Panel(body, title=title, title_align="left", box=box.ROUNDED), WIDTH)
+
+
+def render_topics(entries: list[Entry]) -> RenderableType:
+    """`explain --list`: one topic a line (kind, name, the start of its meaning), for grep."""
+    kind_width = max(len(entry.kind.value) for entry in entries)
+    name_width = max(len(entry.name) for entry in entries)
+    lines = []
+    for entry in entries:
+        line = Text.assemble(
+            (entry.kind.value.ljust(kind_width + 2), _style("dim")),
+            (entry.name.ljust(name_width + 2), _style("key")),
+            " ".join(entry.item.meaning.split()),
+            no_wrap=True,
+            overflow="ellipsis",  # a terminal narrower than WIDTH cuts the meaning, not the line
+        )
+        line.truncate(WIDTH, overflow="ellipsis")
+        lines.append(line)
+    return Group(*lines)
 
 
 def _fields(rows: list[tuple[str, str | Text]]) -> Table:

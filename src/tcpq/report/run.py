@@ -1,12 +1,17 @@
 """Terminal rendering of a RunResult (simulate, and later lab): tables only, no computation."""
 
+from rich import box
 from rich.console import Group, RenderableType
+from rich.constrain import Constrain
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from tcpq.kernel.counters import COUNTERS
 from tcpq.types import Percentiles, RunResult
+
+WIDTH = 80  # the report fits 80 columns in a terminal and in a pipe
+DIFFERS = "*"
 
 
 def _seconds(value: float | None) -> str:
@@ -29,6 +34,8 @@ def _header(result: RunResult) -> Panel:
         (f" ({kernel.profile_summary})", "dim"),
         ("   spoofed SYNs ", "dim") if result.attack_syns else ("", ""),
         (str(result.attack_syns), "num") if result.attack_syns else ("", ""),
+        ("   seed ", "dim") if result.seed is not None else ("", ""),
+        (str(result.seed), "num") if result.seed is not None else ("", ""),
         ("   simulated ", "dim"),
         (f"{result.duration_s:g} s", "num"),
     )
@@ -119,6 +126,45 @@ def _counters(title: str, counters: dict[str, int]) -> Table:
     return table
 
 
+def _overrides(result: RunResult) -> RenderableType:
+    lines = [Text("Overrides", style="title")]
+    lines.extend(Text(f"  --set {text}") for text in result.overrides)
+    return Group(*lines)
+
+
+def _value(value: int | tuple[int, int] | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value[0]} {value[1]}" if isinstance(value, tuple) else str(value)
+
+
+def _setting(value: int | tuple[int, int] | None, differs: bool) -> Text:
+    """A value, marked when it differs from the default (unmarked ones padded to line up)."""
+    return Text(f"{_value(value)} {DIFFERS}", style="warn") if differs else Text(f"{_value(value)}  ")
+
+
+def _sysctls(result: RunResult) -> Table:
+    kernel = result.kernel
+    table = Table(
+        title=f"Sysctls the run used ({DIFFERS} differs from the kernel {kernel.version} default)",
+        title_justify="left",
+        show_edge=False,
+        box=box.SIMPLE_HEAD,  # no column rules: the longest name and a port range fit 80 columns
+    )
+    table.add_column("sysctl", no_wrap=True)
+    for column in ("server", "client", "default"):
+        table.add_column(column, justify="right")
+    server_differs, client_differs = set(result.sysctl_differs), set(result.client_sysctl_differs)
+    for name, value in kernel.sysctl.items():
+        table.add_row(
+            name,
+            _setting(value, name in server_differs),
+            _setting(kernel.client_sysctl.get(name), name in client_differs),
+            Text(_value(result.sysctl_defaults.get(name)), style="dim"),
+        )
+    return table
+
+
 def _timeline(result: RunResult) -> Table:
     series = result.timeseries
     table = Table(title="Over time", title_justify="left", show_edge=False)
@@ -142,6 +188,8 @@ def render_run(result: RunResult) -> RenderableType:
         _outcomes(result),
         _latency(result),
         _listener(result),
+        *([_overrides(result)] if result.overrides else []),
+        _sysctls(result),
         _counters("Server namespace counters", result.counters),
         _counters("Client namespace counters", result.client_counters),
         _timeline(result),
@@ -150,4 +198,4 @@ def render_run(result: RunResult) -> RenderableType:
     for part in parts:
         spaced.extend([part, Text("")])
     spaced.extend(Text(f"note: {note}", style="warn") for note in result.notes)
-    return Group(*spaced)
+    return Constrain(Group(*spaced), WIDTH)

@@ -1,14 +1,18 @@
 """Scenario → RunResult: build the namespaces and the world, feed arrivals, run, summarise."""
 
+import math
 import random
+import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from tcpq.errors import TcpqError
 from tcpq.kernel.profiles import NEWEST, Profile, profile_for
-from tcpq.kernel.resolve import resolve_sysctls
+from tcpq.kernel.resolve import resolve_sysctls, sysctl_defaults
 from tcpq.kernel.sysctls import SysctlValue
 from tcpq.kernel.versions import KernelVersion, format_version, parse_version
 from tcpq.model import mib
@@ -16,7 +20,7 @@ from tcpq.model.client import Outcome
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.model.timing import HostTiming
-from tcpq.scenario import Scenario
+from tcpq.scenario import Scenario, expected_attempts
 from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp
 from tcpq.sim.arrivals import arrival_times
 from tcpq.sim.conn import Conn, GroupPlan
@@ -36,6 +40,27 @@ US = 1_000_000
 MAX_SAMPLES = 40  # rows of the terminal picture; JSON carries the same samples
 Progress = Callable[[float], None]
 
+# Memory a run grows by, measured with tracemalloc (peak traced, around simulate()) and ru_maxrss
+# (peak RSS growth) on this VM: Python 3.11, numpy 2, kernel profile 6.18. The costliest kind of
+# client is request/response with close (TIME_WAIT kept, reply timings kept):
+#   python -c 'import sys, tracemalloc; from tcpq.scenario import scenario_from_dict as f;
+#     from tcpq.sim.runner import simulate; n = int(sys.argv[1]); tracemalloc.start();
+#     simulate(f({"name": "m", "duration": "12s", "kernel": {"version": "6.18"}, "clients":
+#     {"rate": f"{n / 10}/s", "request": True, "sources": n // 20000 + 1}}));
+#     print(tracemalloc.get_traced_memory()[1])' N
+# 24,000 clients: 23.6 MB, 120,000: 115.2 MB (954 B a client); RSS growth at 120,000 and
+# 480,000 clients: 121 MB and 467 MB (961 B). Clients that stay connected: 650 B; nobody
+# accepts (retransmits, timeouts): 670 B. An attack SYN: 48 B (RSS, 120,000 to 1.2 million).
+# The figures are rounded up; BASE_BYTES is the interpreter with tcpq loaded (50 MB RSS).
+BYTES_PER_CLIENT = 1024
+BYTES_PER_ATTACK_SYN = 64
+BASE_BYTES = 64 * 1024**2
+MEMORY_FRACTION = 0.5  # of MemAvailable: leave the rest to the host (and its lab experiments)
+MEMORY_CAP = 4 * 1024**3  # without --max-memory, a run this big must be asked for by name
+MEMINFO = Path("/proc/meminfo")
+_SIZE = re.compile(r"(?i)\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(?:i?b)?\s*")
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
 
 def choose_version(scenario: Scenario, running_release: str | None) -> KernelVersion:
     """The scenario's kernel.version, else the running kernel's, else the newest profile."""
@@ -52,6 +77,82 @@ def sample_interval(duration_us: int) -> int:
         if duration_us / step <= MAX_SAMPLES:
             return step
     return -(-duration_us // MAX_SAMPLES)
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    """How much a run may use, and where that figure came from (said in the refusal)."""
+
+    bytes: int
+    reason: str
+
+
+def _size(value: float) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2)):
+        if value >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value / 1024:.1f} KiB"
+
+
+def parse_size(text: str) -> int:
+    """'512M', '4G', '1.5GiB', '100000' (bytes) → bytes; powers of 1024."""
+    match = _SIZE.fullmatch(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise TcpqError(f"--max-memory {text!r}: give a size such as 512M or 8G")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def read_mem_available(meminfo: Path = MEMINFO) -> int | None:
+    """MemAvailable in bytes; None when the file or the line is missing (no /proc, kernel < 3.14).
+
+    A reader in the simulator's runner because sim/ may not import observe/ (tests/test_layout.py).
+    """
+    try:
+        text = meminfo.read_text(encoding="ascii", errors="replace")
+    except OSError:  # no such file, or not readable here: fall back to the fixed cap
+        return None
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        fields = rest.split()
+        if name == "MemAvailable" and fields and fields[0].isdigit():
+            return int(fields[0]) * 1024  # the kernel writes kB (KiB)
+    return None
+
+
+def memory_limit(max_memory: str | None, meminfo: Path = MEMINFO) -> MemoryLimit:
+    """`--max-memory` if given; else the smaller of a fraction of MemAvailable and a fixed cap."""
+    if max_memory is not None:
+        return MemoryLimit(parse_size(max_memory), f"--max-memory {max_memory}")
+    available = read_mem_available(meminfo)
+    cap = MemoryLimit(MEMORY_CAP, "tcpq's cap without --max-memory")
+    if available is None:
+        return cap
+    share = int(available * MEMORY_FRACTION)
+    if share >= cap.bytes:
+        return cap
+    return MemoryLimit(share, f"half of MemAvailable, {_size(available)}")
+
+
+def estimate_memory(scenario: Scenario) -> int:
+    """Bytes the simulator will grow by, from the offered attempts (no arrival is drawn)."""
+    clients = sum(expected_attempts(group, scenario.duration) for group in scenario.clients)
+    syns = expected_attempts(scenario.attack, scenario.duration) if scenario.attack is not None else 0
+    return BASE_BYTES + math.ceil(clients * BYTES_PER_CLIENT + syns * BYTES_PER_ATTACK_SYN)
+
+
+def check_memory(scenario: Scenario, limit: MemoryLimit, origin: str = "scenario") -> None:
+    """Refuse, before allocating anything, a run whose estimate exceeds `limit`."""
+    estimate = estimate_memory(scenario)
+    if estimate <= limit.bytes:
+        return
+    clients = sum(expected_attempts(group, scenario.duration) for group in scenario.clients)
+    gib = estimate / 1024**3
+    ask = f"{math.ceil(gib)}G" if gib >= 1 else f"{math.ceil(estimate / 1024**2)}M"
+    raise TcpqError(
+        f"{origin}: the run needs about {_size(estimate)} ({clients:,.0f} clients at about"
+        f" {_size(BYTES_PER_CLIENT)} each); the limit is {_size(limit.bytes)} ({limit.reason}):"
+        f" shorten the scenario, or allow it with --max-memory {ask}"
+    )
 
 
 @dataclass
@@ -224,12 +325,18 @@ def simulate(
     origin: str = "scenario",
     on_progress: Progress | None = None,
     draw_seed: int | None = None,
+    overrides: tuple[str, ...] = (),
+    memory: MemoryLimit | None = None,
 ) -> RunResult:
     """Run one scenario through the model; deterministic for a given scenario and seed.
 
     `draw_seed` reseeds only the draws the lab cannot replay (service times, loss); arrivals
     still come from the scenario's seed. `tcpq compare` uses it to measure their variance.
+    `overrides` (the `--set` texts) are recorded in the result; with `memory`, a run estimated
+    to need more is refused before anything is drawn.
     """
+    if memory is not None:
+        check_memory(scenario, memory, origin)
     version = choose_version(scenario, running_release)
     profile = profile_for(version)
     spaces = _namespaces(scenario, version, profile, origin)
@@ -273,7 +380,25 @@ def simulate(
     duration = scenario.duration
     progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
     engine.run(duration, progress, every=max(1, duration // 200))
-    return _result(scenario, version, profile, spaces, world, sampler, attempted, len(attack_times))
+    result = _result(scenario, version, profile, spaces, world, sampler, attempted, len(attack_times))
+    return _with_settings(result, scenario.seed, version, spaces, overrides)
+
+
+def _with_settings(
+    result: RunResult, seed: int, version: KernelVersion, spaces: _Namespaces, overrides: tuple[str, ...]
+) -> RunResult:
+    """The run's seed and overrides, and which effective sysctls differ from the kernel's defaults."""
+    defaults = sysctl_defaults(version)
+    return replace(
+        result,
+        seed=seed,
+        overrides=list(overrides),
+        sysctl_defaults={name: defaults[name] for name in spaces.sysctl if name in defaults},
+        sysctl_differs=[name for name, value in spaces.sysctl.items() if defaults.get(name) != value],
+        client_sysctl_differs=[
+            name for name, value in spaces.client_sysctl.items() if defaults.get(name) != value
+        ],
+    )
 
 
 def _result(
