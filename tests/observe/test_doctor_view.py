@@ -2,7 +2,9 @@
 and `doctor --netns all` when a namespace vanishes (issue 8, items 7 and 9)."""
 
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -29,7 +31,7 @@ FINDINGS = [
         id="accept-queue-overflow",
         severity=Severity.CRITICAL,
         title="accept queue of [2001:db8:85a3::8a2e:370:7334]:8443 overflows (nginx (pid 4194304))",
-        evidence={"listener_drops": 455, "drops_per_s": 150.66, "accept_queue": 129, "accept_queue_limit": 128},
+        evidence={"listener_drops": 455, "drops_per_s": 150.66, "accept_queue": 129, "accept_queue_limit": 128},  # noqa: E501
         explanation="The application does not call accept() fast enough. The accept queue holds backlog+1.",
         remedy=Remedy(
             advice="Accept faster, or give the queue room:",
@@ -112,3 +114,27 @@ def test_doctor_all_vanishing_between_samples_in_the_terminal(monkeypatch: pytes
         assert code in (0, 1), err
         assert f"not seen: {ns.name}" in out
         assert "the host namespace" in out
+
+
+AS_NOBODY = (
+    "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+    # Only to read this checkout and its Python where they sit under /root; not other processes' fds.
+    "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to become nobody")
+def test_doctor_says_what_it_could_not_see_unprivileged() -> None:
+    """As nobody, other users' processes cannot be read: the findings come with that said."""
+    result = subprocess.run(
+        [*AS_NOBODY, sys.executable, "-m", "tcpq", "doctor", "--interval", "0.2", "--json"],
+        capture_output=True, text=True, timeout=60, cwd="/",
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr
+    notes = json.loads(result.stdout)["notes"]
+    assert any("could not be read" in note for note in notes), notes
+    terminal = subprocess.run(
+        [*AS_NOBODY, sys.executable, "-m", "tcpq", "doctor", "--interval", "0.2"],
+        capture_output=True, text=True, timeout=60, cwd="/",
+    )  # fmt: skip
+    assert "could not be read" in terminal.stdout

@@ -207,7 +207,13 @@ def doctor(target: Targets, interval_s: float) -> DoctorRun:
                 item.after.netns, item.rates.interval_s, diagnose(item.before, item.after, item.rates)
             )
         )
-    return DoctorRun(reports, result.not_seen, result.notes)
+    # What a sample could not see (unprivileged, no inet_diag) qualifies its findings: say it.
+    notes = result.notes + [
+        note if item.after.netns == "self" else f"{item.after.netns}: {note}"
+        for item in result.samples
+        for note in item.after.notes
+    ]
+    return DoctorRun(reports, result.not_seen, notes)
 
 
 def worst(reports: list[DoctorReport]) -> Severity | None:
