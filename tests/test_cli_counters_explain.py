@@ -57,11 +57,11 @@ def canned(monkeypatch: pytest.MonkeyPatch) -> None:
         counter_deltas=dict(COUNTS),
     )
 
-    def sample(_refs: object, interval_s: float | None, *_args: object) -> list[session.Sample]:
-        return [session.Sample(before, after, rates if interval_s else None)]
+    def scan(_target: object, interval_s: float | None, *_args: object) -> session.Scan:
+        return session.Scan([session.Sample(before, after, rates if interval_s else None)])
 
-    monkeypatch.setattr(session, "namespaces", lambda _spec: [])
-    monkeypatch.setattr(session, "sample", sample)
+    monkeypatch.setattr(session, "targets", lambda _spec: session.Targets([]))
+    monkeypatch.setattr(session, "scan", scan)
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -218,35 +218,17 @@ def counters(
       tcpq counters 'TcpExt*Listen*' '*SynRetrans'
       tcpq counters --interval 5 --all --json
     """
-    import fnmatch
-
     from tcpq.observe import session
-    from tcpq.report.host import counters_table, rates_table
-    from tcpq.types import Snapshot
+    from tcpq.report.host import counters_table, not_seen_lines, rates_table
+    from tcpq.report.json import to_jsonable
 
-    def matches(name: str, pattern: str) -> bool:
-        return fnmatch.fnmatchcase(name.lower(), pattern.lower())
-
-    def chosen(snapshot: Snapshot) -> list[str]:
-        if not patterns:
-            return session.status_counter_names(snapshot, show_all)
-        every = session.status_counter_names(snapshot, True)
-        return [name for name in every if any(matches(name, pattern) for pattern in patterns)]
-
-    samples = session.sample(session.namespaces(netns), interval if interval > 0 else None)
-    known = sorted({name for s in samples for name in s.after.counters})
-    for pattern in patterns:
-        if not any(matches(name, pattern) for name in known):
-            near = [name for name in known if matches(name, f"*{pattern}*")][:3]
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            raise TcpqError(
-                f"no counter matches {pattern!r}{hint} (patterns are shell globs on nstat names,"
-                " case-insensitive, e.g. 'TcpExt*Listen*'; `tcpq counters --all` lists them)"
-            )
+    result = session.scan(session.targets(netns), interval if interval > 0 else None)
+    samples = result.samples
+    session.check_counter_patterns([s.after for s in samples], patterns)
     if as_json:
         out = []
         for s in samples:
-            names = chosen(s.after)
+            names = session.counter_names(s.after, show_all, patterns)
             out.append(
                 {
                     "netns": s.after.netns,
@@ -256,11 +238,18 @@ def counters(
                     "per_s": {n: s.rates.counters_per_s.get(n) for n in names} if s.rates else None,
                 }
             )
-        print_json(out[0] if len(out) == 1 else {"namespaces": out})
+        if netns != "all":
+            print_json(out[0])
+        else:
+            print_json({"namespaces": out, "not_seen": to_jsonable(result.not_seen), "notes": result.notes})
         return
     console = stdout()
+    for line in not_seen_lines(result.not_seen, result.notes):
+        console.print(line)
     for s in samples:
-        names = chosen(s.after)
+        names = session.counter_names(s.after, show_all, patterns)
+        if len(samples) > 1:
+            console.print(f"netns {s.after.netns}", style="title")
         console.print(rates_table(s.rates, names) if s.rates else counters_table(s.after, names))
 
 

@@ -138,3 +138,13 @@ def test_doctor_says_what_it_could_not_see_unprivileged() -> None:
         capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert "could not be read" in terminal.stdout
+
+
+def test_counters_all_names_a_vanished_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    with namespace() as ns:
+        deleted = delete_after_listing(monkeypatch, ns.name)
+        code, out, err = invoke("counters", "--netns", "all", "--interval", "0", "--json")
+        assert deleted == [ns.name] and code == 0, err
+        data = json.loads(out)
+        assert ns.name in [item["netns"] for item in data["not_seen"]]
+        assert "self" in [item["netns"] for item in data["namespaces"]]

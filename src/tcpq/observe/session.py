@@ -1,9 +1,10 @@
 """What the host commands do: pick namespaces, take samples, diagnose, and choose the rows a view
 shows (filters, order, caps). The CLI calls these; the renderers and `--json` show the result."""
 
+import fnmatch
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from tcpq.doctor import diagnose
@@ -182,6 +183,32 @@ def status_counter_names(snapshot: Snapshot, show_all: bool) -> list[str]:
     if show_all:
         return sorted(snapshot.counters)
     return [name for name in mib.REPORTED if name in snapshot.counters]
+
+
+def _glob(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
+
+
+def counter_names(snapshot: Snapshot, show_all: bool, patterns: Sequence[str] = ()) -> list[str]:
+    """The counters a view shows: nstat-like globs (case-insensitive) over every counter, or
+    the connection-handling ones (all of them with `show_all`)."""
+    if not patterns:
+        return status_counter_names(snapshot, show_all)
+    every = status_counter_names(snapshot, True)
+    return [name for name in every if any(_glob(name, pattern) for pattern in patterns)]
+
+
+def check_counter_patterns(snapshots: Sequence[Snapshot], patterns: Sequence[str]) -> None:
+    """A pattern that matches no counter is a mistake: say so, with the nearest names."""
+    known = sorted({name for snapshot in snapshots for name in snapshot.counters})
+    for pattern in patterns:
+        if not any(_glob(name, pattern) for name in known):
+            near = [name for name in known if _glob(name, f"*{pattern}*")][:3]
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise TcpqError(
+                f"no counter matches {pattern!r}{hint} (patterns are shell globs on nstat names,"
+                " case-insensitive, e.g. 'TcpExt*Listen*'; `tcpq counters --all` lists them)"
+            )
 
 
 def sysctl_view(snapshot: Snapshot) -> list[SysctlRow]:
