@@ -27,7 +27,7 @@ def _netns_option(function: Command) -> Command:
 
 
 def _selection_options(sort_help: str) -> Callable[[Command], Command]:
-    """--sport/--dport/--sort/--top, checked by session.selection (one-line errors)."""
+    """--sport/--dport/--sort/--top, checked by host_views.selection (one-line errors)."""
     options = [
         click.option(
             "--sport", metavar="PORT", help="Only sockets of this local port (one that listens here)."
@@ -126,14 +126,15 @@ def status(
       tcpq status --watch --interval 2
       tcpq status --sort accept-queue --top 10
     """
+    from tcpq.app import host_views
     from tcpq.observe import session
     from tcpq.report.host import render_status_scan
 
-    selected = session.selection(sport, dport, sort, top, listeners=True)
+    selected = host_views.selection(sport, dport, sort, top, listeners=True)
     target = session.targets(netns)
 
-    def views(result: "Scan") -> list[session.StatusView]:
-        return [session.status_view(item, selected, show_all) for item in result.samples]
+    def views(result: "Scan") -> list[host_views.StatusView]:
+        return [host_views.status_view(item, selected, show_all) for item in result.samples]
 
     def render(result: "Scan") -> "RenderableType":
         return render_status_scan(views(result), result.not_seen, result.notes)
@@ -181,13 +182,14 @@ def states(
       tcpq states --by port --sort TIME_WAIT --top 10
       tcpq states --by netns --netns all --json
     """
+    from tcpq.app import host_views
     from tcpq.observe import session
     from tcpq.report.host import grouped_states_table
     from tcpq.report.json import to_jsonable
 
-    selected = session.selection(sport, dport, sort, top)
+    selected = host_views.selection(sport, dport, sort, top)
     target = session.targets("all" if by == "netns" and netns is None else netns)
-    view = session.states_view(session.scan(target, None), by, selected)
+    view = host_views.states_view(session.scan(target, None), by, selected)
     if as_json:
         print_json(to_jsonable(view))
     else:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console, RenderableType
 
-from tcpq.observe.session import More, NotSeen, StatesView, StatusView
+from tcpq.app.host_views import More, StatesView, StatusView
+from tcpq.observe.session import NotSeen
 from tcpq.report.host import grouped_states_table, render_status, render_status_scan, sysctl_table
 from tcpq.report.theme import THEME
 from tcpq.types import Listener, ProcessInfo, Rates, Snapshot, Source, SysctlRow

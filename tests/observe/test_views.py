@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from tcpq.app import host_views
 from tcpq.cli import main
 from tcpq.errors import TcpqError
 from tcpq.kernel.states import TcpState
@@ -135,7 +136,7 @@ def test_states_by_process_keeps_sockets_without_an_owner(exact: bool) -> None:
         rec(TcpState.LISTEN, 7000, inode=7),
     ]
     snap = snapshot_of(records, OWNERS, exact=exact)
-    groups = session.grouped_states([snap], "process")
+    groups = host_views.grouped_states([snap], "process")
     assert groups["(no process)"] == {"TIME_WAIT": 5, "ESTABLISHED": 1, "LISTEN": 1}
     assert sum(sum(counts.values()) for counts in groups.values()) == snap.sockets_total
 
@@ -169,14 +170,14 @@ def scan_of(*snapshots: Snapshot) -> "session.Scan":
 
 def test_states_filters_sort_and_top() -> None:
     result = scan_of(snapshot_of(SERVER + OUTGOING, OWNERS))
-    view = session.states_view(result, "port", session.selection("8080", None, None, None))
+    view = host_views.states_view(result, "port", host_views.selection("8080", None, None, None))
     assert view.groups == {"8080": {"ESTABLISHED": 60, "TIME_WAIT": 5, "LISTEN": 1}} and view.sockets == 66
-    view = session.states_view(result, "state", session.selection(None, "5432", None, None))
+    view = host_views.states_view(result, "state", host_views.selection(None, "5432", None, None))
     assert view.groups == {"all": {"ESTABLISHED": 70}} and view.sockets == 70
-    view = session.states_view(result, "port", session.selection(None, None, "time-wait", "1"))
+    view = host_views.states_view(result, "port", host_views.selection(None, None, "time-wait", "1"))
     assert list(view.groups) == ["8080"]
-    assert view.more == session.More(rows=2, sockets=72) and view.sockets == 138
-    view = session.states_view(result, "port", session.selection(None, None, "name", None))
+    assert view.more == host_views.More(rows=2, sockets=72) and view.sockets == 138
+    view = host_views.states_view(result, "port", host_views.selection(None, None, "name", None))
     assert list(view.groups) == ["8080", "9090", "remote 5432"]
 
 
@@ -185,11 +186,11 @@ def test_status_listeners_filter_sort_top() -> None:
     busy = replace(snap.listeners[1], accept_queue=9)
     snap = replace(snap, listeners=[snap.listeners[0], busy])
     item = session.Sample(None, snap, None)
-    view = session.status_view(item, session.selection("9090", None, None, None, listeners=True), False)
+    view = host_views.status_view(item, host_views.selection("9090", None, None, None, listeners=True), False)
     assert [lst.port for lst in view.snapshot.listeners] == [9090]
     assert view.snapshot.states == {"ESTABLISHED": 1, "LISTEN": 1}
-    view = session.status_view(
-        item, session.selection(None, None, "accept-queue", "1", listeners=True), False
+    view = host_views.status_view(
+        item, host_views.selection(None, None, "accept-queue", "1", listeners=True), False
     )
     assert [lst.port for lst in view.snapshot.listeners] == [9090] and view.listeners_more == 1
     text = render(listeners_table(view), 80)
@@ -216,8 +217,8 @@ def test_selection_errors_are_one_line(args: tuple[str, ...]) -> None:
 
 def test_filter_with_a_grouping_that_has_no_ports_is_refused() -> None:
     with pytest.raises(TcpqError, match="--by process"):
-        session.states_view(
-            scan_of(snapshot_of(SERVER, OWNERS)), "process", session.selection("80", None, None, None)
+        host_views.states_view(
+            scan_of(snapshot_of(SERVER, OWNERS)), "process", host_views.selection("80", None, None, None)
         )
 
 
@@ -257,10 +258,10 @@ def test_cli_sysctl_piped_is_short_and_whole() -> None:
 @pytest.mark.parametrize("width", [40, 60, 80])
 def test_narrow_screens_keep_every_value(width: int) -> None:
     snap = snapshot_of(SERVER + OUTGOING, OWNERS)
-    view = session.status_view(session.Sample(None, snap, None), session.Selection(sort="port"), False)
+    view = host_views.status_view(session.Sample(None, snap, None), host_views.Selection(sort="port"), False)
     text = render(listeners_table(view), width)
     assert "10.0.0.1:8080" in text and "java/300" in text and "…" not in text
-    states = session.states_view(scan_of(snap), "port", session.selection(None, None, None, None))
+    states = host_views.states_view(scan_of(snap), "port", host_views.selection(None, None, None, None))
     text = render(grouped_states_table(states), width)
     assert "remote 5432" in text and "…" not in text
     assert all(len(line) <= width for line in text.splitlines())
