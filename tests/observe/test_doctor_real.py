@@ -1,4 +1,4 @@
-"""The doctor against real software nobody here wrote: nginx under curl, a SYN flood from hping3,
+"""The doctor against real software nobody here wrote: nginx under curl and ab, a SYN flood from hping3,
 CLOSE_WAIT from socat children. Each test reproduces a finding the issue "doctor and the host
 views must tell the truth" measured wrong, and compares the doctor's figures with `ss` and
 `nstat` read around the same samples.
@@ -27,6 +27,7 @@ import pytest
 from .nslab import Namespace, clients, leftover_namespaces, listener, namespace, settle
 
 PORT = 8080
+AB_CONCURRENCY = 50
 NEEDED = ("nginx", "curl", "hping3", "socat", "nstat", "ss", "nft")
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or any(shutil.which(tool) is None for tool in NEEDED),
@@ -68,13 +69,23 @@ def nginx(ns: Namespace, listen: str) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def curl_clients(ns: Namespace, count: int, max_time: float) -> Iterator[subprocess.Popen[bytes]]:
+def curl_clients(
+    ns: Namespace, count: int, max_time: float, program: str = "curl"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """HTTP clients: `count` parallel curl transfers at once, or `count` ab requests."""
+    if program == "ab":
+        concurrency = str(min(count, AB_CONCURRENCY))
+        command = ["ab", "-q", "-n", str(count), "-c", concurrency, "-s", str(int(max_time)),
+                   f"http://127.0.0.1:{PORT}/"]  # fmt: skip
+    else:
+        url = f"http://127.0.0.1:{PORT}/[1-{count}]"
+        command = ["curl", "-Z", "--parallel-immediate", "--parallel-max", str(count), "-s", "-o",
+                   "/dev/null", "--max-time", str(max_time), url]  # fmt: skip
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns.name, "curl", "-Z", "--parallel-immediate", "--parallel-max", str(count),
-         "-s", "-o", "/dev/null", "--max-time", str(max_time), f"http://127.0.0.1:{PORT}/[1-{count}]"],
+        ["ip", "netns", "exec", ns.name, "timeout", str(max_time + 5), *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         yield proc
     finally:
@@ -237,6 +248,22 @@ def test_close_wait_leak_of_a_fork_per_connection_socat() -> None:
     assert pile["process"]["comm"] == "socat"
 
 
+def test_nginx_under_ab_is_healthy() -> None:
+    """A real load generator against a healthy nginx: thousands of short connections, no
+    finding of warning or worse (no false TIME_WAIT, Send-Q or flood alarm), exit 0."""
+    with namespace() as ns, nginx(ns, f"127.0.0.1:{PORT} backlog=511"):
+        before = nstat(ns, "TcpPassiveOpens")
+        with curl_clients(ns, 60000, max_time=20, program="ab") as ab:
+            doctor = start_doctor(ns, interval=1.0)
+            findings = doctor_findings(doctor)
+            still_loading = ab.poll() is None  # the load spans the doctor's interval
+            ab.wait(timeout=30)
+        after = nstat(ns, "TcpPassiveOpens")
+    assert still_loading and after["TcpPassiveOpens"] - before["TcpPassiveOpens"] >= 60000
+    assert doctor.returncode == 0, findings
+    assert not [f for f in findings.values() if f["severity"] != "info"], findings
+
+
 def kill_everything_in(ns: Namespace) -> None:
     """Every process of this namespace (socat's children outlive their parent), by pid."""
     for pid in ns.sh("ip", "netns", "pids", ns.name).stdout.split():
@@ -244,27 +271,26 @@ def kill_everything_in(ns: Namespace) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
-def python_listener_at(ns: Namespace, backlog: int) -> None:
-    listener(ns, PORT, backlog, "never")
-
-
 @pytest.mark.parametrize(("somaxconn", "backlog", "severity"), [(4096, 65535, "info"), (32, 32, "warning")])
 def test_backlog_at_somaxconn(somaxconn: int, backlog: int, severity: str) -> None:
-    """listen(65535) under somaxconn 4096 is reported (as `tcpq status` marks it), as info:
-    nothing drops. listen(32) under 32 leaves the same trace as listen(511) under 32, so the
-    finding claims no clamp; it warns because somaxconn was lowered below the default."""
+    """nginx's `listen ... backlog=65535` under somaxconn 4096 is reported (as `tcpq status`
+    marks it), as info: nothing drops. `backlog=32` under 32 leaves the same trace as 511 under
+    32, so the finding claims no clamp; it warns because somaxconn was lowered below the default."""
     with namespace() as ns:
         ns.sysctl("net.core.somaxconn", str(somaxconn))
-        python_listener_at(ns, backlog)
-        process = subprocess.run(
-            [sys.executable, "-m", "tcpq", "doctor", "--netns", ns.name, "--interval", "0.3", "--json"],
-            capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+        with nginx(ns, f"127.0.0.1:{PORT} backlog={backlog}"):
+            process = subprocess.run(
+                [sys.executable, "-m", "tcpq", "doctor", "--netns", ns.name, "--interval", "0.3", "--json"],
+                capture_output=True, text=True, timeout=30,
+            )  # fmt: skip
+            ss_limit = int(ns.sh("ss", "-Hltn", f"sport = :{PORT}").stdout.split()[2])
     assert process.returncode == (0 if severity == "info" else 1), process.stderr
     finding = {f["id"]: f for f in json.loads(process.stdout)["findings"]}["backlog-clamped-by-somaxconn"]
-    assert finding["severity"] == severity and finding["evidence"]["accept_queue_limit"] == somaxconn
+    assert finding["severity"] == severity
+    assert finding["evidence"]["accept_queue_limit"] == ss_limit == somaxconn
     assert "clamp" not in finding["title"] and "at least" in finding["explanation"]
-    assert finding["app_change"]["runtime"] == "python"
+    assert finding["app_change"]["runtime"] == "nginx"
+    assert finding["app_change"]["example"].startswith(f"listen 127.0.0.1:{PORT} backlog=")
     assert all(change["value"] > somaxconn for change in finding["sysctl_changes"])
 
 
