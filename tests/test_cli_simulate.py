@@ -183,20 +183,21 @@ def test_max_memory_option(tmp_path: Path) -> None:
 
 
 def test_limit_is_a_fraction_of_mem_available(tmp_path: Path) -> None:
+    from tcpq.observe.procfs import read_mem_available
     from tcpq.sim.runner import check_memory, estimate_memory, memory_limit
 
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:  2048000 kB\nMemFree:  100 kB\nMemAvailable:  1000000 kB\n")
-    small = memory_limit(None, meminfo=meminfo)
+    small = memory_limit(None, read_mem_available(meminfo))
     assert 0 < small.bytes < 1_000_000 * 1024
     bigger = tmp_path / "meminfo2"
     bigger.write_text("MemAvailable:  2000000 kB\n")
-    assert memory_limit(None, meminfo=bigger).bytes == 2 * small.bytes
+    assert memory_limit(None, read_mem_available(bigger)).bytes == 2 * small.bytes
     scenario = load_scenario(E1, ["clients.count=2000000"])
     assert estimate_memory(scenario) > small.bytes
     with pytest.raises(TcpqError, match="MemAvailable"):
         check_memory(scenario, small)
-    assert memory_limit("5G", meminfo=meminfo).bytes == 5 * GIB  # the user's word wins
+    assert memory_limit("5G", read_mem_available(meminfo)).bytes == 5 * GIB  # the user's word wins
 
 
 def test_estimate_grows_with_clients_and_attack() -> None:

@@ -131,13 +131,14 @@ def simulate(
       tcpq simulate examples/java-backlog-50.toml --host host.toml
       tcpq simulate examples/synflood-cookies-1.toml --seed 7 --max-memory 8G
     """
+    from tcpq.observe.procfs import read_mem_available
     from tcpq.report.console import progress
     from tcpq.scenario import load_scenario
     from tcpq.sim.runner import memory_limit
     from tcpq.sim.runner import simulate as run_simulation
 
     scenario = load_scenario(file, overrides, host_file=host_file, seed=seed)
-    limit = memory_limit(max_memory)
+    limit = memory_limit(max_memory, read_mem_available())
     with progress(f"simulating {scenario.name}") as on_progress:
         result = run_simulation(
             scenario,

@@ -121,3 +121,17 @@ def read_sysctls(names: Iterable[str], proc_sys: Path = Path("/proc/sys")) -> di
         if value is not None:
             values[name] = value
     return values
+
+
+def read_mem_available(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """MemAvailable in bytes; None when the file or the line is missing (no /proc, kernel < 3.14)."""
+    try:
+        text = meminfo.read_text(encoding="ascii", errors="replace")
+    except OSError:  # no such file, or not readable here: fall back to the fixed cap
+        return None
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        fields = rest.split()
+        if name == "MemAvailable" and fields and fields[0].isdigit():
+            return int(fields[0]) * 1024  # the kernel writes kB (KiB)
+    return None

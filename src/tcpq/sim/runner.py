@@ -6,7 +6,6 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -57,7 +56,6 @@ BYTES_PER_ATTACK_SYN = 64
 BASE_BYTES = 64 * 1024**2
 MEMORY_FRACTION = 0.5  # of MemAvailable: leave the rest to the host (and its lab experiments)
 MEMORY_CAP = 4 * 1024**3  # without --max-memory, a run this big must be asked for by name
-MEMINFO = Path("/proc/meminfo")
 _SIZE = re.compile(r"(?i)\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(?:i?b)?\s*")
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -102,28 +100,11 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-def read_mem_available(meminfo: Path = MEMINFO) -> int | None:
-    """MemAvailable in bytes; None when the file or the line is missing (no /proc, kernel < 3.14).
-
-    A reader in the simulator's runner because sim/ may not import observe/ (tests/test_layout.py).
-    """
-    try:
-        text = meminfo.read_text(encoding="ascii", errors="replace")
-    except OSError:  # no such file, or not readable here: fall back to the fixed cap
-        return None
-    for line in text.splitlines():
-        name, _, rest = line.partition(":")
-        fields = rest.split()
-        if name == "MemAvailable" and fields and fields[0].isdigit():
-            return int(fields[0]) * 1024  # the kernel writes kB (KiB)
-    return None
-
-
-def memory_limit(max_memory: str | None, meminfo: Path = MEMINFO) -> MemoryLimit:
-    """`--max-memory` if given; else the smaller of a fraction of MemAvailable and a fixed cap."""
+def memory_limit(max_memory: str | None, available: int | None) -> MemoryLimit:
+    """`--max-memory` if given; else the smaller of a fraction of MemAvailable (the caller reads
+    it: observe/procfs.read_mem_available) and a fixed cap."""
     if max_memory is not None:
         return MemoryLimit(parse_size(max_memory), f"--max-memory {max_memory}")
-    available = read_mem_available(meminfo)
     cap = MemoryLimit(MEMORY_CAP, "tcpq's cap without --max-memory")
     if available is None:
         return cap
