@@ -9,7 +9,7 @@ import click
 
 from tcpq import __version__
 from tcpq.cli_common import emit_run_result, stdout
-from tcpq.errors import TcpqError
+from tcpq.errors import TcpqError, Terminated
 from tcpq.report.json import dumps
 
 if TYPE_CHECKING:
@@ -23,9 +23,12 @@ def _stdout() -> "Console":
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a program Ctrl-C stopped
 
 
-def _interrupted() -> NoReturn:
+def _interrupted(exc: KeyboardInterrupt) -> NoReturn:
     # Click would print "Aborted!" and exit 1. Whatever ran has unwound through its `finally`
     # blocks by now (progress bars stopped, lab namespaces and processes cleaned up).
+    if isinstance(exc, Terminated):
+        click.echo(f"tcpq: terminated by signal {exc.signum}", err=True)
+        sys.exit(128 + exc.signum)
     click.echo("tcpq: interrupted", err=True)
     sys.exit(EXIT_INTERRUPTED)
 
@@ -40,8 +43,8 @@ class _Group(click.Group):
     ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
-        except KeyboardInterrupt:
-            _interrupted()
+        except KeyboardInterrupt as exc:
+            _interrupted(exc)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -50,8 +53,8 @@ class _Group(click.Group):
             # One line, never wrapped, never a traceback.
             click.echo(f"tcpq: error: {' '.join(str(exc).split())}", err=True)
             sys.exit(2)
-        except KeyboardInterrupt:
-            _interrupted()
+        except KeyboardInterrupt as exc:
+            _interrupted(exc)
 
 
 @click.group(

@@ -48,7 +48,7 @@ def lab_run(file: Path, overrides: tuple[str, ...], as_json: bool, out: Path | N
 
     scenario = load_scenario(file, overrides)
     with progress(f"lab: {scenario.name}") as on_progress:
-        result = run_lab(scenario, origin=str(file), on_progress=on_progress)
+        result = run_lab(scenario, origin=str(file), on_progress=on_progress, overrides=overrides)
     emit_run_result(result, as_json, out)
 
 

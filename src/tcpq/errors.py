@@ -29,3 +29,12 @@ class UnknownTerm(TcpqError):
         self.suggestions = suggestions
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(f"unknown term {term!r}{hint}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a lab run: unwinds like Ctrl-C (every `finally` cleans up), and
+    the CLI exits 128 + the signal number, as a shell reports a program that signal stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum

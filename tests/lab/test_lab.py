@@ -51,6 +51,9 @@ def test_e2_final_ack_overflow_abort_0_and_1() -> None:
     data = lab_json("e2-final-ack-overflow.toml", "kernel.sysctl.net.ipv4.tcp_abort_on_overflow=1")
     assert data["counters"]["TcpExtEmbryonicRsts"] == 2 and data["counters"]["TcpOutRsts"] == 2
     assert data["client_counters"]["TcpEstabResets"] == 2 and data["clients"]["reset"] == 2
+    # The lab's report says what it ran with, as simulate's does.
+    assert data["overrides"] == ["kernel.sysctl.net.ipv4.tcp_abort_on_overflow=1"]
+    assert "net.ipv4.tcp_abort_on_overflow" in data["sysctl_differs"] and data["seed"] is not None
 
 
 def test_e4_syn_queue_and_cookies() -> None:
@@ -134,7 +137,11 @@ def test_interrupted_lab_cleans_up(signum: int) -> None:
     proc.send_signal(signum)
     proc.wait(timeout=30)
     assert proc.stderr is not None
+    err = proc.stderr.read().decode()
     proc.stderr.close()
+    # What a shell reports for a program that signal stopped: 128 + its number, one line.
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert lab_namespaces(proc.pid) == []
     assert lab_processes() == []
 

@@ -27,7 +27,7 @@ from tcpq.observe.netns import resolve_netns
 from tcpq.observe.procfs import read_counters
 from tcpq.scenario import Scenario
 from tcpq.sim.arrivals import arrival_times
-from tcpq.sim.runner import percentiles, sample_interval
+from tcpq.sim.runner import percentiles, sample_interval, with_settings
 from tcpq.types import ClientSummary, KernelInfo, ListenerSummary, RunResult, Source, TimeSeries
 
 US = 1_000_000
@@ -121,7 +121,11 @@ def _wait_ready(proc: "subprocess.Popen[bytes]", what: str) -> None:
 
 
 def run_lab(
-    scenario: Scenario, *, origin: str = "scenario", on_progress: Progress | None = None
+    scenario: Scenario,
+    *,
+    origin: str = "scenario",
+    on_progress: Progress | None = None,
+    overrides: tuple[str, ...] = (),
 ) -> RunResult:
     """Run a scenario in throwaway namespaces and measure it like the simulator reports it.
 
@@ -229,7 +233,8 @@ def run_lab(
         before_server.get("TcpExtListenDrops", 0),
         evidence,
     )
-    return attacker.apply(result) if attacker is not None else result
+    result = attacker.apply(result) if attacker is not None else result
+    return with_settings(result, scenario.seed, version, server_values, client_values, overrides)
 
 
 def _timing_notes(report: dict[str, object]) -> list[str]:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tcpq.errors import PermissionDenied, TcpqError
+from tcpq.errors import PermissionDenied, TcpqError, Terminated
 
 PREFIX = "tcpq-"
 NAME_RE = re.compile(r"^tcpq-(\d+)-(srv|cli|atk)$")
@@ -199,7 +199,7 @@ def lab(names: tuple[str, str, str, str] | None = None) -> Iterator[Lab]:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
 
     def as_interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise Terminated(signum)
 
     for sig in previous:
         signal.signal(sig, as_interrupt)

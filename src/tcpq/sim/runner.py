@@ -4,7 +4,7 @@ import math
 import random
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -362,23 +362,27 @@ def simulate(
     progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
     engine.run(duration, progress, every=max(1, duration // 200))
     result = _result(scenario, version, profile, spaces, world, sampler, attempted, len(attack_times))
-    return _with_settings(result, scenario.seed, version, spaces, overrides)
+    return with_settings(result, scenario.seed, version, spaces.sysctl, spaces.client_sysctl, overrides)
 
 
-def _with_settings(
-    result: RunResult, seed: int, version: KernelVersion, spaces: _Namespaces, overrides: tuple[str, ...]
+def with_settings(
+    result: RunResult,
+    seed: int,
+    version: KernelVersion,
+    server: Mapping[str, int | tuple[int, int]],
+    client: Mapping[str, int | tuple[int, int]],
+    overrides: tuple[str, ...],
 ) -> RunResult:
-    """The run's seed and overrides, and which effective sysctls differ from the kernel's defaults."""
+    """The run's seed and overrides, and which effective sysctls differ from the kernel's
+    defaults (the simulator's and the lab's reports say the same)."""
     defaults = sysctl_defaults(version)
     return replace(
         result,
         seed=seed,
         overrides=list(overrides),
-        sysctl_defaults={name: defaults[name] for name in spaces.sysctl if name in defaults},
-        sysctl_differs=[name for name, value in spaces.sysctl.items() if defaults.get(name) != value],
-        client_sysctl_differs=[
-            name for name, value in spaces.client_sysctl.items() if defaults.get(name) != value
-        ],
+        sysctl_defaults={name: defaults[name] for name in server if name in defaults},
+        sysctl_differs=[name for name, value in server.items() if defaults.get(name) != value],
+        client_sysctl_differs=[name for name, value in client.items() if defaults.get(name) != value],
     )
 
 
