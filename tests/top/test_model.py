@@ -2,7 +2,7 @@
 
 import pytest
 
-from tcpq.observe.session import NotSeen
+from tcpq.observe.session import NotSeen, Scan
 from tcpq.top import model
 from tcpq.top.model import ALL, ViewState
 
@@ -118,7 +118,7 @@ def test_the_cap_follows_the_sort_and_the_filter() -> None:
     assert narrowed.more == 6 and narrowed.more_line.startswith("6 more")
 
 
-def two_namespaces() -> model.Scan:
+def two_namespaces() -> Scan:
     here = snapshot([listener(80, drops_per_s=1.0)], states={"LISTEN": 1, "ESTAB": 4})
     there = snapshot(
         [listener(81, drops_per_s=2.0, netns="blue")], netns="blue", states={"LISTEN": 1, "TIME_WAIT": 2}
