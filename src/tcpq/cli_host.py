@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tcpq.cli_common import print_json, stdout
-from tcpq.errors import TcpqError
+from tcpq.errors import TcpqError, Terminated
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -81,8 +81,9 @@ def _frames(
                 if number:
                     console.print()
                 console.print(render(frame))
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            raise  # SIGTERM is not the documented way to end --watch: exit 128 + signal
 
 
 @click.command()
