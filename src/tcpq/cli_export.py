@@ -24,7 +24,7 @@ from tcpq.cli_host import NETNS_HELP
 @click.option(
     "--all-ports",
     is_flag=True,
-    help="One series per listener on an ephemeral port too (default: folded into port=\"ephemeral\").",
+    help='One series per listener on an ephemeral port too (default: folded into port="ephemeral").',
 )
 def export(listen: str, netns: str | None, min_interval: str, all_ports: bool) -> None:
     """Serve listeners, queues, counters, states and sysctls as Prometheus metrics.

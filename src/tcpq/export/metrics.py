@@ -246,13 +246,19 @@ LISTENER_VALUES: dict[str, ListenerValue] = {
 }
 
 
+def _series_order(series: ListenerSeries) -> tuple[int, str, str]:
+    """By port (the folded series last), then address and program: a stable exposition."""
+    _, address, port, process = series.labels
+    return (int(port) if port.isdigit() else 65536, address, process)
+
+
 def _listener_families(snapshots: Sequence[Snapshot], all_ports: bool) -> list[Metric]:
     families = {spec.name: _family(spec) for spec in LISTENER_METRICS}
     folded = _family(BY_NAME["tcpq_listeners_folded"])
     for snapshot in snapshots:
         series, count = listener_series(snapshot, all_ports)
         folded.add_metric([snapshot.netns], count)
-        for item in sorted(series, key=lambda s: (s.labels[1], s.labels[2], s.labels[3])):
+        for item in sorted(series, key=_series_order):
             for name, value_of in LISTENER_VALUES.items():
                 value = value_of(item)
                 if value is not None:
