@@ -199,7 +199,7 @@ def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_
 
 
 def _register() -> None:
-    from tcpq import cli_host, cli_lab
+    from tcpq import cli_export, cli_host, cli_lab, cli_top
 
     for command in (
         cli_host.status,
@@ -209,6 +209,8 @@ def _register() -> None:
         cli_host.doctor,
         cli_lab.lab,
         cli_lab.compare_command,
+        cli_export.export,
+        cli_top.top,
     ):
         main.add_command(command)
 
