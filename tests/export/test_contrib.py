@@ -295,6 +295,19 @@ def test_unit_runs_tcpq_export_on_the_default_address() -> None:
     assert arguments[arguments.index("--listen") + 1] == "127.0.0.1:9841"
 
 
+def test_unit_options_are_tcpq_export_options() -> None:
+    from click.testing import CliRunner
+
+    from tcpq.cli import main
+
+    result = CliRunner().invoke(main, ["export", "--help"])
+    assert result.exit_code == 0, result.output
+    options = [word for word in unit_values("ExecStart")[0].split() if word.startswith("--")]
+    assert options
+    for option in options:
+        assert re.search(rf"(?<![\w-]){option}(?![\w-])", result.output), option
+
+
 def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     """With ExecStart pointed at an executable that exists here (verify checks the path)."""
     analyze = require("systemd-analyze")
