@@ -9,8 +9,12 @@ verifies the unit. Both skip with a reason where the tool is absent (CI installs
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import pytest
 
 from tcpq.export.metrics import METRICS, Kind
+from tests.observe.nslab import listener, namespace, require_root_netns
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "contrib/prometheus/tcpq-rules.yml"
@@ -320,3 +325,98 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     assert result.returncode == 0, output
     # Unknown keys and bad values are only warnings: exit 0 with a line naming the file.
     assert UNIT.name not in output, output
+
+
+# ---------------------------------------------------------------- the unit's capabilities, for real
+
+NOBODY = "65534"
+SERVE_LIMIT_S = 30.0
+
+
+def unit_capabilities() -> list[str]:
+    return " ".join(unit_values("AmbientCapabilities")).split()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def scrape_as_nobody(capabilities: list[str], netns: str) -> list[str]:
+    """Run `tcpq export` as nobody with exactly `capabilities` (ambient and bounding, as the
+    unit gives them), scrape it once, stop it by PID; the sample lines of `netns`."""
+    caps = ",".join("+" + cap.removeprefix("CAP_").lower() for cap in capabilities)
+    privileges = [f"--inh-caps={caps}", f"--ambient-caps={caps}"] if caps else []
+    bounding = "-all" + (f",{caps}" if caps else "")
+    port = free_port()
+    command = [
+        shutil.which("setpriv") or "setpriv",
+        f"--reuid={NOBODY}",
+        f"--regid={NOBODY}",
+        "--clear-groups",
+        *privileges,
+        f"--bounding-set={bounding}",
+        sys.executable,
+        "-m",
+        "tcpq",
+        "export",
+        "--netns",
+        netns,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--min-interval",
+        "0",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + SERVE_LIMIT_S
+        while True:
+            assert process.poll() is None, (
+                f"exporter exited: {process.stderr.read() if process.stderr else ''}"
+            )
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+                    body: str = response.read().decode()
+                break
+            except urllib.error.URLError:  # not listening yet
+                assert time.monotonic() < deadline, "exporter never served /metrics"
+                time.sleep(0.1)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
+    return [line for line in body.splitlines() if f'netns="{netns}"' in line]
+
+
+def listener_sample(lines: list[str], metric: str, port: int) -> str | None:
+    return next((line for line in lines if line.startswith(metric + "{") and f'port="{port}"' in line), None)
+
+
+@pytest.mark.parametrize(
+    ("dropped", "sees_owner", "sees_drops"),
+    [(None, True, True), ("CAP_SYS_ADMIN", True, False), ("CAP_SYS_PTRACE", False, True)],
+    ids=["unit", "without-sys-admin", "without-sys-ptrace"],
+)
+def test_the_unit_capabilities_do_what_its_comments_say(
+    dropped: str | None, sees_owner: bool, sees_drops: bool
+) -> None:
+    """As nobody with the unit's capabilities, tcpq sees a listener in another namespace with
+    its owner and its sk_drops; without CAP_SYS_ADMIN it loses the drops (no setns, so no
+    inet_diag there), without CAP_SYS_PTRACE the owner (process="")."""
+    require_root_netns()
+    require("setpriv")
+    capabilities = [cap for cap in unit_capabilities() if cap != dropped]
+    port = 7411
+    with namespace() as ns:
+        server = listener(ns, port, backlog=16, mode="never")
+        comm = Path(f"/proc/{server.pid}/comm").read_text().strip()
+        lines = scrape_as_nobody(capabilities, ns.name)
+    assert f'tcpq_netns_up{{netns="{ns.name}"}} 1.0' in lines
+    sample = listener_sample(lines, "tcpq_listener_accept_queue", port)
+    assert sample is not None, lines
+    assert (f'process="{comm}"' in sample) is sees_owner, sample
+    assert ('process=""' in sample) is not sees_owner, sample
+    assert (listener_sample(lines, "tcpq_listener_drops_total", port) is not None) is sees_drops, lines
