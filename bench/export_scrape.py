@@ -357,11 +357,11 @@ def main() -> None:
         return measure(args.measure, args.runs, args.rss_scrapes, args.scrapers)
     if os.geteuid() != 0:
         raise SystemExit("needs root (creates a network namespace)")
-    held, result = scene(
-        args.connections, ["scrapes", "--runs", str(args.runs), "--scrapers", str(args.scrapers)]
-    )
-    print_side_by_side(result["side_by_side"], held)
-    print_concurrent(result["concurrent"], args.scrapers, held)
+    if args.runs:  # --runs 0: the RSS scene alone
+        scrapes = ["scrapes", "--runs", str(args.runs), "--scrapers", str(args.scrapers)]
+        held, result = scene(args.connections, scrapes)
+        print_side_by_side(result["side_by_side"], held)
+        print_concurrent(result["concurrent"], args.scrapers, held)
     if args.rss_scrapes:
         held, result = scene(args.rss_connections, ["rss", "--rss-scrapes", str(args.rss_scrapes)])
         print_rss(result["rss"], held)
