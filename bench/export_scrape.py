@@ -17,6 +17,8 @@ At RSS_CONNECTIONS (2k = 4k sockets: 1,000 scrapes at 100k would take ~40 minute
 
     sudo .venv/bin/python bench/export_scrape.py        # 100k sockets, 5 runs; 1,000 scrapes at 4k
     sudo .venv/bin/python bench/export_scrape.py --connections 5000 --runs 3 --rss-scrapes 200
+    sudo .venv/bin/python bench/export_scrape.py --runs 0 --rss-connections 50000 --rss-scrapes 200
+                                                        # RSS alone, at 100k sockets (~9 minutes)
 
 node_exporter is Debian's prometheus-node-exporter (or node_exporter on PATH); without it
 that row is left out.
