@@ -52,7 +52,6 @@ def _overflow_finding(
 ) -> Finding:
     stopped = rm.stopped_owners(listener)
     waiting = ev.waiting_in_accept_queue(after, listener)
-    plan = rm.backlog_plan(after, listener)
     evidence: dict[str, object] = {
         "listener_drops": dropped,
         "drops_per_s": round(dropped / rates.interval_s, 2),
@@ -82,10 +81,10 @@ def _overflow_finding(
         remedy = Remedy(app=rm.resume_change(stopped), advice="Then look at why it was stopped.")
     else:
         cause = "The application does not call accept() fast enough. "
-        remedy = Remedy(
+        remedy = rm.larger_backlog(
+            after,
+            listener,
             advice="Accept faster (more workers or threads, less work before accept()), or give the queue room:",
-            sysctls=[plan.somaxconn] if plan.somaxconn else [],
-            app=rm.backlog_change(listener, plan.backlog),
             applies="the backlog changes at the next listen(): restart or reload the service",
         )
     return Finding(
@@ -116,7 +115,6 @@ def backlog_at_somaxconn(before: Snapshot, after: Snapshot, rates: Rates) -> lis
         if not listener.clamped_by_somaxconn or rm.runtime_of(listener) is Runtime.GO:
             continue  # Go asks listen() for exactly net.core.somaxconn: never a clamp
         busy = listener.full or ev.listener_key(listener) in dropping
-        plan = rm.backlog_plan(after, listener)
         findings.append(
             Finding(
                 id="backlog-clamped-by-somaxconn",
@@ -138,10 +136,10 @@ def backlog_at_somaxconn(before: Snapshot, after: Snapshot, rates: Rates) -> lis
                     + (" The queue is full or dropping, so the cap matters now." if busy else "")
                     + (f" somaxconn is below this kernel's default ({default})." if lowered else "")
                 ),
-                remedy=Remedy(
+                remedy=rm.larger_backlog(
+                    after,
+                    listener,
                     advice="Raise both: somaxconn alone changes nothing if the application asks for less.",
-                    sysctls=[plan.somaxconn] if plan.somaxconn else [],
-                    app=rm.backlog_change(listener, plan.backlog),
                     applies="at the next listen(): restart or reload the service",
                 ),
                 netns=after.netns,
@@ -217,7 +215,6 @@ def syn_queue_overflow(before: Snapshot, after: Snapshot, rates: Rates) -> list[
 
 def _syn_drop_finding(after: Snapshot, rates: Rates, where: str, full: list[Listener]) -> Finding:
     first = full[0] if full else None
-    plan = rm.backlog_plan(after, first) if first else None
     return Finding(
         id="syn-queue-overflow-drop",
         severity=Severity.CRITICAL,
@@ -231,12 +228,12 @@ def _syn_drop_finding(after: Snapshot, rates: Rates, where: str, full: list[List
             "tcp_syncookies=0 further SYNs are dropped and clients wait for their SYN retry "
             "(kernel-model §2.1, §2.2, §7)."
         ),
-        remedy=Remedy(
+        remedy=rm.larger_backlog(
+            after,
+            first,
             advice="Turn SYN cookies on; a larger listen backlog also helps (the SYN queue limit is the "
             "backlog, not tcp_max_syn_backlog).",
-            sysctls=[rm.sysctl_change(after, "net.ipv4.tcp_syncookies", 1)]
-            + ([plan.somaxconn] if plan and plan.somaxconn else []),
-            app=rm.backlog_change(first, plan.backlog) if first and plan else None,
+            first=(rm.sysctl_change(after, "net.ipv4.tcp_syncookies", 1),),
         ),
         netns=after.netns,
         listener=rm.listener_ref(first) if first else None,
@@ -264,13 +261,9 @@ def _cookie_finding(
             "alone only postpones it)."
         )
     else:
-        first = full[0] if full else None
-        plan = rm.backlog_plan(after, first) if first else None
         cause = "A burst of legitimate clients larger than the listen backlog (the SYN queue limit)."
-        remedy = Remedy(
-            advice="Give the listener a backlog that holds the burst:",
-            sysctls=[plan.somaxconn] if plan and plan.somaxconn else [],
-            app=rm.backlog_change(first, plan.backlog) if first and plan else None,
+        remedy = rm.larger_backlog(
+            after, full[0] if full else None, advice="Give the listener a backlog that holds the burst:"
         )
     return Finding(
         id="syn-queue-overflow-cookies",

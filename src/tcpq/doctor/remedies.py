@@ -13,6 +13,7 @@ from tcpq.types import (
     ListenerRef,
     ProcessInfo,
     ProcessRef,
+    Remedy,
     Runtime,
     Snapshot,
     SysctlChange,
@@ -58,6 +59,27 @@ def backlog_plan(snapshot: Snapshot, listener: Listener) -> BacklogPlan:
     if not isinstance(somaxconn, int) or somaxconn < backlog:
         change = sysctl_change(snapshot, "net.core.somaxconn", backlog)
     return BacklogPlan(backlog, change)
+
+
+def larger_backlog(
+    snapshot: Snapshot,
+    listener: Listener | None,
+    advice: str,
+    applies: str = "",
+    first: tuple[SysctlChange, ...] = (),
+) -> Remedy:
+    """The listener's one target backlog as a remedy: the application change for its runtime
+    and, where somaxconn would cut the request, the somaxconn change (after `first`)."""
+    if listener is None:
+        return Remedy(advice=advice, sysctls=list(first), applies=applies)
+    plan = backlog_plan(snapshot, listener)
+    somaxconn = [plan.somaxconn] if plan.somaxconn else []
+    return Remedy(
+        advice=advice,
+        sysctls=[*first, *somaxconn],
+        app=backlog_change(listener, plan.backlog),
+        applies=applies,
+    )
 
 
 def sysctl_change(snapshot: Snapshot, name: str, value: int | tuple[int, int]) -> SysctlChange:
