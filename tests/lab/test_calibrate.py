@@ -12,7 +12,7 @@ import pytest
 
 from tcpq.errors import TcpqError
 from tcpq.lab import calibrate, sandbox
-from tcpq.lab.wave import Wave
+from tcpq.lab.wave import SplitWave, Wave
 
 from .helpers import processes
 
@@ -52,6 +52,16 @@ def test_wave_arithmetic_recovers_each_kind_of_cost() -> None:
 def test_a_wave_the_tap_did_not_see_is_an_error() -> None:
     with pytest.raises(TcpqError, match="no retransmitted SYNs"):
         Wave.after([(0.1, SYN)] * 300, 0.5, 100)
+
+
+def test_a_wave_split_by_a_timer_bucket_edge_is_refused() -> None:
+    packets = synthetic_wave(3.0, 2.0, [4.0] * 200)
+    # the last 30 clients' timers fell into the next 32 ms bucket
+    later = [(t + 0.032, flags) if flags == SYN and t > 0.5 and k >= 370 else (t, flags)
+             for k, (t, flags) in enumerate(packets)]
+    with pytest.raises(SplitWave, match=r"two parts \(170 SYNs, then more 32 ms later"):
+        Wave.after(later, 0.5, 100)
+    assert len(Wave.after(packets, 0.5, 100).syns) == 200  # the same wave in one bucket
 
 
 @root_only

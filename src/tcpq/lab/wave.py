@@ -30,7 +30,16 @@ SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>; Python's socket module lacks the 
 SO_RCVBUFFORCE = 33  # root may exceed net.core.rmem_max (212992: ~150 packets)
 PACKET_HOST = 0
 WAVE_S = 0.05  # a wave's packets arrive within this of its first SYN
+# A 1 s SYN timer sits in the timer wheel's level 1, whose buckets are 8 jiffies (32 ms at HZ
+# 250, kernel-model §14.1): connects that straddle a bucket edge retransmit in two waves 32 ms
+# apart (measured: 1 wave in 4 on a busy machine, gap 31-32 ms). Inside one wave the SYNs
+# arrive microseconds apart; a gap of this much ends it.
+WAVE_GAP_S = 0.005
 _SYN, _ACK = 0x02, 0x10  # TCP flags: a SYN (no ACK); a bare final ACK
+
+
+class SplitWave(TcpqError):
+    """The clients' timers fell into two timer-wheel buckets: two waves, not one."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,16 @@ class Wave:
         if len(syns) < least:
             raise TcpqError("calibrate: the wave probe saw no retransmitted SYNs; try again")
         first = syns[0]
-        in_wave = [t for t in syns if t < first + WAVE_S]
+        in_wave = [first]
+        for t in syns[1:]:
+            if t >= first + WAVE_S:
+                break
+            if t - in_wave[-1] > WAVE_GAP_S:
+                raise SplitWave(
+                    f"calibrate: the wave arrived in two parts ({len(in_wave)} SYNs, then more"
+                    f" {(t - in_wave[-1]) * 1e3:.0f} ms later: a timer-wheel bucket edge); try again"
+                )
+            in_wave.append(t)
         acks = sorted(t for t, flags in packets if first <= t < first + WAVE_S and flags == _ACK)
         if len(acks) < least:
             raise TcpqError("calibrate: the wave probe saw too few final ACKs; try again")
