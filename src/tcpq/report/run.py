@@ -1,13 +1,17 @@
 """Terminal rendering of a RunResult (simulate, and later lab): tables only, no computation."""
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.constrain import Constrain
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from tcpq.app.timeline import Kind, Moving, Timeline, resampled, sparkline
+from tcpq.app.timeline import timeline as build_timeline
 from tcpq.kernel.counters import COUNTERS
+from tcpq.report.console import ByWidth
 from tcpq.types import Percentiles, RunResult
 
 WIDTH = 80  # the report fits 80 columns in a terminal and in a pipe
@@ -165,21 +169,113 @@ def _sysctls(result: RunResult) -> Table:
     return table
 
 
-def _timeline(result: RunResult) -> Table:
-    series = result.timeseries
-    table = Table(title="Over time", title_justify="left", show_edge=False)
-    for column in ("t", "accept queue", "SYN queue", "ListenDrops", "handshakes done"):
-        table.add_column(column, justify="right")
-    for index, t_s in enumerate(series.t_s):
-        drops = series.listen_drops[index]
-        table.add_row(
-            f"{t_s:g} s",
-            str(series.accept_queue[index]),
-            str(series.syn_queue[index]),
-            Text(str(drops), style="bad" if drops else "dim"),
-            str(series.handshakes[index]),
-        )
-    return table
+# Eight heights of bar; the highest marks a series' peak (the accept queue's: full)
+BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_MIN = 8  # narrower than this a sparkline shows no shape
+TIMES = ("first", "peak", "last")
+TIMELINE_LEGEND = "times in s: first above 0, first at the max, last change (a count: last above 0)"
+RESAMPLED = "a bar is the highest of its samples"
+CONSTANT = "constant: "
+
+
+def _when(t_s: float | None) -> str:
+    return "-" if t_s is None else f"{t_s:g}"
+
+
+def _per(kind: Kind, interval_s: float | None) -> str:
+    return f" /{interval_s:g} s" if kind is Kind.PER_INTERVAL and interval_s is not None else ""
+
+
+def _limit(limit: int | None, full: bool) -> str:
+    if limit is None:
+        return ""
+    return f" (limit {limit}: full)" if full else f" (limit {limit})"
+
+
+def _constants(timeline: Timeline, width: int) -> Text:
+    """One line (or more, broken between series, never inside a name) of the series that did not move."""
+    text = Text(CONSTANT, style="dim")
+    column = len(CONSTANT)
+    for index, line in enumerate(timeline.constant):
+        per = _per(line.kind, timeline.interval_s) if line.value else ""
+        item = f"{line.name} {line.value}{per}{_limit(line.limit, line.full)}"
+        if index:
+            text.append(",")
+            column += 1
+            comma = index < len(timeline.constant) - 1  # the comma that will follow the item
+            if column + 1 + cell_len(item) + comma > width:
+                text.append("\n" + " " * len(CONSTANT))
+                column = len(CONSTANT)
+            else:
+                text.append(" ")
+                column += 1
+        text.append(item, style="bad" if line.full else "")
+        column += cell_len(item)
+    return text
+
+
+def _spark(line: Moving, width: int) -> Text:
+    text = Text(no_wrap=True)
+    for bar in sparkline(line, width, len(BLOCKS)):
+        text.append(BLOCKS[bar.level], style="bad" if bar.full else "num")
+    return text
+
+
+def _times(timeline: Timeline) -> tuple[str, list[str]]:
+    """The header and the cells of the times column: three times a cell, lined up under their names
+    (one column rather than three saves the width of two gaps for the sparkline)."""
+    cells = [
+        (_when(line.first_nonzero_s), _when(line.peak_s), _when(line.last_s)) for line in timeline.moving
+    ]
+    widths = [max(len(name), *(len(cell[i]) for cell in cells)) for i, name in enumerate(TIMES)]
+    header = " ".join(name.rjust(width) for name, width in zip(TIMES, widths, strict=True))
+    return header, [" ".join(t.rjust(w) for t, w in zip(cell, widths, strict=True)) for cell in cells]
+
+
+def _timeline_table(timeline: Timeline, width: int) -> RenderableType:
+    times_header, times = _times(timeline)
+    headers = ("series", "", "range", times_header)
+    rows: list[list[str | Text]] = [
+        [
+            f"{line.name}{_per(line.kind, timeline.interval_s)}{_limit(line.limit, False)}",
+            "",
+            Text(f"{line.low}–{line.high} full", style="bad") if line.full else f"{line.low}–{line.high}",
+            when,
+        ]
+        for line, when in zip(timeline.moving, times, strict=True)
+    ]
+    # the sparkline takes what the other columns leave (a cell is padded by a space a side and
+    # the columns are split by a space, as in console.fit_table)
+    widths = [
+        max(cell_len(str(cell)) for cell in (header, *(row[i] for row in rows)))
+        for i, header in enumerate(headers)
+    ]
+    spark_width = max(SPARK_MIN, width - sum(widths) - (3 * len(widths) - 1))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="right" if index > 1 else "left", no_wrap=True)
+    for line, row in zip(timeline.moving, rows, strict=True):
+        row[1] = _spark(line, spark_width)
+        table.add_row(*row)
+    legend = [Text(TIMELINE_LEGEND, style="dim")]
+    if resampled(timeline, spark_width):
+        legend.append(Text(RESAMPLED, style="dim"))
+    return Group(table, *legend)
+
+
+def _timeline(result: RunResult) -> RenderableType:
+    timeline = build_timeline(result.timeseries, result.listener.accept_queue_limit)
+    if timeline.interval_s is None:
+        return Group(Text("Over time", style="title"), Text("(no samples)", style="dim"))
+    title = Text.assemble(
+        ("Over time", "title"), (f" ({timeline.samples} samples, one every {timeline.interval_s:g} s)", "dim")
+    )
+    parts: list[RenderableType] = [title]
+    if timeline.moving:
+        parts.append(ByWidth(lambda width: _timeline_table(timeline, width)))
+    if timeline.constant:
+        parts.append(ByWidth(lambda width: _constants(timeline, width)))
+    return Group(*parts)
 
 
 def render_run(result: RunResult) -> RenderableType:
