@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from tcpq import __version__
-from tcpq.cli_common import emit_run_result, stdout
+from tcpq.cli_common import emit_run_result, picture_options, stdout, write_pictures
 from tcpq.errors import TcpqError, Terminated
 from tcpq.report.json import dumps
 
@@ -111,6 +111,7 @@ def main(ctx: click.Context) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The host's speed from `tcpq lab calibrate` (a [host] table); default: the reference machine.",
 )
+@picture_options
 def simulate(
     file: Path,
     overrides: tuple[str, ...],
@@ -119,6 +120,8 @@ def simulate(
     as_json: bool,
     out: Path | None,
     host_file: Path | None,
+    html_file: Path | None,
+    png_dir: Path | None,
 ) -> None:
     """Predict what a scenario does to a service, with the kernel model.
 
@@ -133,6 +136,7 @@ def simulate(
       tcpq simulate examples/synflood-cookies-1.toml --json --out result.json
       tcpq simulate examples/java-backlog-50.toml --host host.toml
       tcpq simulate examples/synflood-cookies-1.toml --seed 7 --max-memory 8G
+      tcpq simulate examples/backlog-nobody-accepts.toml --html run.html --png charts/
     """
     from tcpq.observe.procfs import read_mem_available
     from tcpq.report.console import progress
@@ -152,6 +156,7 @@ def simulate(
             memory=limit,
         )
     emit_run_result(result, as_json, out)
+    write_pictures([result], None, file, html_file, png_dir)
 
 
 @main.command()
@@ -199,7 +204,7 @@ def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_
 
 
 def _register() -> None:
-    from tcpq import cli_export, cli_host, cli_lab, cli_top
+    from tcpq import cli_export, cli_host, cli_lab, cli_report, cli_top
 
     for command in (
         cli_host.status,
@@ -209,6 +214,7 @@ def _register() -> None:
         cli_host.doctor,
         cli_lab.lab,
         cli_lab.compare_command,
+        cli_report.report,
         cli_export.export,
         cli_top.top,
     ):

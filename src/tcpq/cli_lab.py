@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from tcpq.cli_common import emit_run_result, stdout
+from tcpq.cli_common import emit_run_result, picture_options, stdout, write_json, write_pictures
 from tcpq.errors import TcpqError
 from tcpq.report.json import dumps
 
@@ -40,7 +40,15 @@ def lab() -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON to this file."
 )
-def lab_run(file: Path, overrides: tuple[str, ...], as_json: bool, out: Path | None) -> None:
+@picture_options
+def lab_run(
+    file: Path,
+    overrides: tuple[str, ...],
+    as_json: bool,
+    out: Path | None,
+    html_file: Path | None,
+    png_dir: Path | None,
+) -> None:
     """Run FILE in namespaces tcpq creates and removes; report like `tcpq simulate`."""
     from tcpq.lab.runner import run_lab
     from tcpq.report.console import progress
@@ -50,6 +58,7 @@ def lab_run(file: Path, overrides: tuple[str, ...], as_json: bool, out: Path | N
     with progress(f"lab: {scenario.name}") as on_progress:
         result = run_lab(scenario, origin=str(file), on_progress=on_progress, overrides=overrides)
     emit_run_result(result, as_json, out)
+    write_pictures([result], None, file, html_file, png_dir)
 
 
 @lab.command("clean")
@@ -108,7 +117,19 @@ def lab_calibrate(out: Path | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The model's [host] from this file instead of this machine's calibration.",
 )
-def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool, host_file: Path | None) -> None:
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON to this file."
+)
+@picture_options
+def compare_command(
+    file: Path,
+    overrides: tuple[str, ...],
+    as_json: bool,
+    host_file: Path | None,
+    out: Path | None,
+    html_file: Path | None,
+    png_dir: Path | None,
+) -> None:
     """Run FILE through the model and on the real kernel (root); compare them metric by metric.
 
     Exit status 1 when a metric is outside tolerance (counts ±2 % or ±2; connect-time
@@ -118,11 +139,12 @@ def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool, host_
     Examples:
       sudo .venv/bin/tcpq compare examples/backlog-nobody-accepts.toml
       sudo .venv/bin/tcpq compare examples/e2-final-ack-overflow.toml --json
+      sudo .venv/bin/tcpq compare examples/backlog-nobody-accepts.toml --html compare.html
     """
     from tcpq.app.fidelity import compare_scenario
     from tcpq.report.compare import render_comparison
     from tcpq.report.console import progress
-    from tcpq.report.json import run_result_dict, to_jsonable
+    from tcpq.report.json import comparison_dict
     from tcpq.scenario import load_scenario
 
     scenario = load_scenario(file, overrides)
@@ -131,19 +153,14 @@ def compare_command(file: Path, overrides: tuple[str, ...], as_json: bool, host_
             scenario, origin=str(file), on_progress=on_progress, host_file=host_file
         )
     simulated, measured, comparison = result.sim, result.lab, result.comparison
+    data = comparison_dict(simulated, measured, comparison)
+    if out is not None:
+        write_json(out, data)
     if as_json:
-        click.echo(
-            dumps(
-                {
-                    "sim": run_result_dict(simulated),
-                    "lab": run_result_dict(measured),
-                    "comparison": to_jsonable(comparison),
-                    "agrees": comparison.agrees,
-                }
-            )
-        )
+        click.echo(dumps(data))
     else:
         stdout().print(render_comparison(comparison))
+    write_pictures([simulated, measured], comparison, file, html_file, png_dir)
     if not comparison.agrees:
         sys.exit(1)
 

@@ -23,6 +23,16 @@ class Percentiles:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """Counts per fixed log-spaced bucket (tcpq.histogram says which: `counts[0]` below
+    `lowest_s`, then `per_decade` buckets a decade, the last entry the overflow)."""
+
+    lowest_s: float
+    per_decade: int
+    counts: list[int]
+
+
+@dataclass(frozen=True)
 class ListenerSummary:
     port: int
     backlog: int  # the listen() argument as given
@@ -50,6 +60,9 @@ class ClientSummary:
     connect_time_s: Percentiles
     response_time_s: Percentiles | None  # request mode only: connect() start to reply
     cookie_connections: int  # completed through a SYN cookie (options possibly lost)
+    # The distributions behind the percentiles (tcpq.histogram's fixed buckets)
+    connect_time_hist: Histogram | None = None
+    response_time_hist: Histogram | None = None  # request mode only
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,10 @@ class TimeSeries:
     syn_queue: list[int]
     listen_drops: list[int]  # ListenDrops added during each interval
     handshakes: list[int]  # client handshakes completed so far (connect() returned)
+    # Server-namespace counters added during each interval: SYN cookies sent
+    # (TcpExtSyncookiesSent) and SYN-ACK retransmissions (TcpExtTCPSynRetrans)
+    cookies_sent: list[int] = field(default_factory=list)
+    synack_retrans: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

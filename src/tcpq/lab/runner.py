@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from tcpq.errors import TcpqError
+from tcpq.histogram import histogram
 from tcpq.kernel.profiles import profile_for
 from tcpq.kernel.resolve import resolve_sysctls
 from tcpq.kernel.versions import format_version, parse_version
@@ -19,7 +20,14 @@ from tcpq.lab import link, sandbox
 from tcpq.lab.attack import LabAttack
 from tcpq.lab.clients import go_line
 from tcpq.lab.nftfilter import FilterSwitch
-from tcpq.lab.sampler import PERIOD_S, ListenerSampler, Peak, accept_queue_peak, syn_queue_peak
+from tcpq.lab.sampler import (
+    PERIOD_S,
+    SERIES_COUNTERS,
+    ListenerSampler,
+    Peak,
+    accept_queue_peak,
+    syn_queue_peak,
+)
 from tcpq.model import mib
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
@@ -230,7 +238,7 @@ def run_lab(
         _delta(after_server, before_server),
         _delta(after_client, before_client),
         notes,
-        before_server.get("TcpExtListenDrops", 0),
+        before_server,
         evidence,
     )
     result = attacker.apply(result) if attacker is not None else result
@@ -290,7 +298,7 @@ def _result(
     server_delta: Counter[str],
     client_delta: Counter[str],
     notes: list[str],
-    drops_before: int,
+    series_before: dict[str, int],
     evidence: PeakEvidence,
 ) -> RunResult:
     outcomes = report["outcomes"]
@@ -303,15 +311,16 @@ def _result(
     limit = sampler.limit if sampler.limit is not None else -1
     accept_peak, syn_peak = evidence.peaks(sampler, limit, synq_limit)
     series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
-    previous_drops = drops_before
+    previous = {name: series_before.get(name, 0) for name in SERIES_COUNTERS}
     for point in sampler.grid:
         series.t_s.append(point.t_s)
         series.accept_queue.append(point.accept_queue)
         series.syn_queue.append(min(point.syn_queue, synq_limit))  # the cookie-child quirk
-        series.listen_drops.append(
-            point.listen_drops - previous_drops if series.listen_drops or previous_drops else 0
-        )
-        previous_drops = point.listen_drops
+        added = {name: max(0, point.counters[name] - previous[name]) for name in SERIES_COUNTERS}
+        series.listen_drops.append(added["TcpExtListenDrops"])
+        series.cookies_sent.append(added["TcpExtSyncookiesSent"])
+        series.synack_retrans.append(added["TcpExtTCPSynRetrans"])
+        previous = point.counters
         series.handshakes.append(sum(1 for t in connected_at if t <= point.t_s))
     notes.append(f"sampler: {sampler.samples} listener samples over {scenario.duration / US:g} s")
     for name, peak in (("accept_queue_peak", accept_peak), ("syn_queue_peak", syn_peak)):
@@ -352,6 +361,8 @@ def _result(
             pending=int(outcomes.get("pending", 0)),
             connect_time_s=percentiles(connect_us),
             response_time_s=percentiles(response_us) if request_mode else None,
+            connect_time_hist=histogram(connect_us),
+            response_time_hist=histogram(response_us) if request_mode else None,
             cookie_connections=server_delta.get(mib.SYNCOOKIES_RECV, 0),
         ),
         counters=mib.reported(server_delta),

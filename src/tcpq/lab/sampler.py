@@ -72,12 +72,17 @@ def syn_queue_peak(sampled: int, limit: int, *, full: bool, cookies_always: bool
     return Peak(sampled, False)
 
 
+# The counters a run's time series adds up per interval (TimeSeries: drops, cookies, SYN-ACK
+# retransmissions)
+SERIES_COUNTERS = ("TcpExtListenDrops", "TcpExtSyncookiesSent", "TcpExtTCPSynRetrans")
+
+
 @dataclass
 class GridPoint:
     t_s: float
     accept_queue: int
     syn_queue: int
-    listen_drops: int
+    counters: dict[str, int]  # SERIES_COUNTERS as the namespace had them then (cumulative)
 
 
 @dataclass
@@ -139,8 +144,8 @@ class ListenerSampler:
             final = now >= end
             counters = read_counters(THREAD_NET) if final or now >= next_grid else {}
             while next_grid <= min(now, end) + 1e-9:
-                drops = counters.get("TcpExtListenDrops", 0)
-                self.grid.append(GridPoint(round(next_grid - self.t0, 6), accept_queue, syn_queue, drops))
+                series = {name: counters.get(name, 0) for name in SERIES_COUNTERS}
+                self.grid.append(GridPoint(round(next_grid - self.t0, 6), accept_queue, syn_queue, series))
                 next_grid += self.interval_s
             if final:
                 self.end_counters = counters

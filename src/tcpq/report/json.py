@@ -3,9 +3,12 @@
 import dataclasses
 import json
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcpq.types import Rates, RunResult, Snapshot
+
+if TYPE_CHECKING:
+    from tcpq.compare import Comparison
 
 
 def to_jsonable(value: Any) -> Any:
@@ -24,6 +27,16 @@ def to_jsonable(value: Any) -> Any:
 def run_result_dict(result: RunResult) -> dict[str, Any]:
     data: dict[str, Any] = to_jsonable(result)
     return data
+
+
+def comparison_dict(sim: RunResult, lab: RunResult, comparison: "Comparison") -> dict[str, Any]:
+    """`tcpq compare --json`: both results, the rows and the verdict."""
+    return {
+        "sim": run_result_dict(sim),
+        "lab": run_result_dict(lab),
+        "comparison": to_jsonable(comparison),
+        "agrees": comparison.agrees,
+    }
 
 
 def dumps(data: Any) -> str:

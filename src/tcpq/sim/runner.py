@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from tcpq.errors import TcpqError
+from tcpq.histogram import histogram
 from tcpq.kernel.profiles import NEWEST, Profile, profile_for
 from tcpq.kernel.resolve import resolve_sysctls, sysctl_defaults
 from tcpq.kernel.sysctls import SysctlValue
@@ -251,6 +252,10 @@ class _ClientProgram:
         self._announce_busy()
 
 
+# The server namespace's counters the time series adds up per interval
+SERIES_COUNTERS = (mib.LISTEN_DROPS, mib.SYNCOOKIES_SENT, mib.SYN_RETRANS)
+
+
 class _Sampler:
     def __init__(self, engine: Engine, world: World, interval: int, until: int) -> None:
         self.engine = engine
@@ -258,20 +263,22 @@ class _Sampler:
         self.interval = interval
         self.until = until
         self.series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
-        self.last_drops = 0
+        self.last = {name: 0 for name in SERIES_COUNTERS}
         engine.at(interval, self._sample)
 
     def _sample(self, _: object) -> None:
         now = self.engine.now
         world = self.world
-        drops = world.server_ns.counters[mib.LISTEN_DROPS]
+        added = {name: world.server_ns.counters[name] - self.last[name] for name in SERIES_COUNTERS}
+        self.last = {name: world.server_ns.counters[name] for name in SERIES_COUNTERS}
         series = self.series
         series.t_s.append(round(now / US, 6))
         series.accept_queue.append(world.listener.acceptq_len)
         series.syn_queue.append(world.listener.qlen)
-        series.listen_drops.append(drops - self.last_drops)
+        series.listen_drops.append(added[mib.LISTEN_DROPS])
+        series.cookies_sent.append(added[mib.SYNCOOKIES_SENT])
+        series.synack_retrans.append(added[mib.SYN_RETRANS])
         series.handshakes.append(len(world.stats.connect_times))
-        self.last_drops = drops
         if now + self.interval <= self.until:
             self.engine.at(now + self.interval, self._sample)
 
@@ -439,6 +446,8 @@ def _result(
             pending=attempted - resolved,
             connect_time_s=percentiles(stats.connect_times),
             response_time_s=percentiles(stats.response_times) if request_mode else None,
+            connect_time_hist=histogram(stats.connect_times),
+            response_time_hist=histogram(stats.response_times) if request_mode else None,
             cookie_connections=stats.cookie_connections,
         ),
         counters=mib.reported(spaces.server.counters),

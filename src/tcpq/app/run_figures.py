@@ -1,0 +1,181 @@
+"""The charts of a run (or of a model-and-kernel pair) as plain data, for report/charts.py.
+
+Everything a chart shows is decided here: which series, in which unit, where the limits and
+the kernel's SYN retransmission steps are. The renderer only draws (DESIGN.md: renderers never
+compute). Pure: RunResults in, Charts out.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tcpq.histogram import bucket_bounds
+from tcpq.kernel.profiles import profile_for
+from tcpq.kernel.versions import parse_version
+from tcpq.model.client import syn_schedule
+from tcpq.model.netns import Netns, Settings
+from tcpq.types import Histogram, RunResult, Source
+
+US = 1_000_000
+LABELS = {Source.SIM: "model", Source.LAB: "kernel", Source.HOST: "host"}
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    x: list[float]
+    y: list[float]
+    source: Source
+
+
+@dataclass(frozen=True)
+class Level:
+    """A horizontal line: a queue's limit, the clients attempted."""
+
+    label: str
+    y: float
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A vertical line: when the kernel retransmits an unanswered SYN."""
+
+    label: str
+    x: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str  # an id: [a-z-]+
+    title: str
+    x_label: str
+    y_label: str
+    series: list[Series]
+    levels: list[Level]
+    marks: list[Mark]
+    log_x: bool = False
+
+
+def run_charts(runs: Sequence[RunResult]) -> list[Chart]:
+    """The charts of one run, or of several of one scenario overlaid (model first, kernel second)."""
+    charts = [
+        _queue_chart(runs, "accept-queue", "Accept queue", "accept_queue"),
+        _queue_chart(runs, "syn-queue", "SYN queue (request socks)", "syn_queue"),
+        _rates_chart(runs),
+        _clients_chart(runs),
+        _cdf_chart(runs, "connect-cdf", "Connect time", "connect"),
+    ]
+    if any(run.clients.response_time_hist is not None for run in runs):
+        charts.append(_cdf_chart(runs, "response-cdf", "Response time (connect() to reply)", "response"))
+    return charts
+
+
+def _label(run: RunResult, what: str, runs: Sequence[RunResult]) -> str:
+    return f"{what} ({LABELS[run.source]})" if len(runs) > 1 else what
+
+
+def _interval_s(run: RunResult) -> float:
+    t = run.timeseries.t_s
+    return t[1] - t[0] if len(t) > 1 else (t[0] if t else 1.0)
+
+
+def _queue_chart(runs: Sequence[RunResult], name: str, title: str, field: str) -> Chart:
+    series = [
+        Series(
+            _label(run, "length", runs),
+            list(run.timeseries.t_s),
+            [float(v) for v in getattr(run.timeseries, field)],
+            run.source,
+        )
+        for run in runs
+    ]
+    limits = {
+        (run.listener.accept_queue_limit if field == "accept_queue" else run.listener.syn_queue_limit)
+        for run in runs
+    }
+    levels = [Level(f"limit {limit}", float(limit)) for limit in sorted(limits) if limit >= 0]
+    return Chart(name, f"{title} over time", "seconds", "sockets", series, levels, [])
+
+
+RATES = (
+    ("listen_drops", "ListenDrops"),
+    ("cookies_sent", "SYN cookies sent"),
+    ("synack_retrans", "SYN-ACK retransmissions"),
+)
+
+
+def _rates_chart(runs: Sequence[RunResult]) -> Chart:
+    """Per-interval counter deltas as rates per second (an old result lacks the newer series)."""
+    series = []
+    for run in runs:
+        interval = _interval_s(run)
+        for field, what in RATES:
+            values = getattr(run.timeseries, field)
+            if values:
+                series.append(
+                    Series(
+                        _label(run, what, runs),
+                        list(run.timeseries.t_s),
+                        [v / interval for v in values],
+                        run.source,
+                    )
+                )
+    return Chart("rates", "Drops, cookies and retransmissions", "seconds", "per second", series, [], [])
+
+
+def _clients_chart(runs: Sequence[RunResult]) -> Chart:
+    series = [
+        Series(
+            _label(run, "connected", runs),
+            list(run.timeseries.t_s),
+            [float(v) for v in run.timeseries.handshakes],
+            run.source,
+        )
+        for run in runs
+    ]
+    attempted = sorted({run.clients.attempted for run in runs})
+    levels = [Level(f"attempted {count}", float(count)) for count in attempted]
+    return Chart("clients", "Clients connected over time", "seconds", "clients", series, levels, [])
+
+
+def cdf_points(hist: Histogram) -> tuple[list[float], list[float]]:
+    """The CDF as a line: 0 at the lower edge of the first non-empty bucket, then at each
+    non-empty bucket's upper edge the share of samples at or below it (values under 1 µs
+    are drawn at 1 µs: a log axis has no 0)."""
+    total = sum(hist.counts)
+    xs: list[float] = []
+    ys: list[float] = []
+    seen = 0
+    for index, count in enumerate(hist.counts):
+        if count == 0:
+            continue
+        low, high = bucket_bounds(index)
+        if not xs:
+            xs.append(max(low, hist.lowest_s))
+            ys.append(0.0)
+        seen += count
+        xs.append(high if high != float("inf") else low)
+        ys.append(seen / total)
+    return xs, ys
+
+
+def syn_retransmission_marks(run: RunResult) -> list[Mark]:
+    """When an unanswered connect() retransmits its SYN, from the first SYN (the client
+    namespace's sysctls and the kernel's profile): the steps of a connect-time CDF."""
+    profile = profile_for(parse_version(run.kernel.version))
+    ns = Netns("client", Settings.from_sysctls(run.kernel.client_sysctl, profile), profile)
+    sends, _ = syn_schedule(ns)
+    return [Mark(f"SYN #{k + 1}", send / US) for k, send in enumerate(sends[1:])]
+
+
+def _cdf_chart(runs: Sequence[RunResult], name: str, title: str, which: str) -> Chart:
+    series = []
+    for run in runs:
+        hist = run.clients.connect_time_hist if which == "connect" else run.clients.response_time_hist
+        if hist is not None and any(hist.counts):
+            xs, ys = cdf_points(hist)
+            series.append(Series(_label(run, "share", runs), xs, ys, run.source))
+    longest = max((max(s.x) for s in series), default=0.0)
+    marks = [mark for mark in syn_retransmission_marks(runs[0]) if mark.x <= longest * 1.5]
+    return Chart(
+        name, f"{title}: cumulative share", "seconds (log)", "share of clients", series, [], marks, True
+    )
