@@ -138,9 +138,9 @@ def _clients_chart(runs: Sequence[RunResult]) -> Chart:
 
 
 def cdf_points(hist: Histogram) -> tuple[list[float], list[float]]:
-    """The CDF as a line: 0 at the lower edge of the first non-empty bucket, then at each
-    non-empty bucket's upper edge the share of samples at or below it (values under 1 µs
-    are drawn at 1 µs: a log axis has no 0)."""
+    """The CDF as a line through each non-empty bucket: from its lower edge at the share below
+    it to its upper edge at the share at or below it, flat between buckets (where no sample
+    is). Values under 1 µs are drawn from 1 µs: a log axis has no 0."""
     total = sum(hist.counts)
     xs: list[float] = []
     ys: list[float] = []
@@ -149,11 +149,10 @@ def cdf_points(hist: Histogram) -> tuple[list[float], list[float]]:
         if count == 0:
             continue
         low, high = bucket_bounds(index)
-        if not xs:
-            xs.append(max(low, hist.lowest_s))
-            ys.append(0.0)
+        xs.append(max(low, hist.lowest_s))
+        ys.append(seen / total)
         seen += count
-        xs.append(high if high != float("inf") else low)
+        xs.append(high if high != float("inf") else low * 10 ** (1 / hist.per_decade))
         ys.append(seen / total)
     return xs, ys
 

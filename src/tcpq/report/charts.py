@@ -63,6 +63,7 @@ def _figure(chart: Chart) -> Figure:
         )
     if chart.log_x:
         axes.set_xscale("log")
+    axes.set_ylim(bottom=0)  # every quantity here is a count, a length or a share
     if not chart.series:
         axes.text(0.5, 0.5, "no samples", transform=axes.transAxes, ha="center", color="#777777")
     if chart.series or chart.levels:

@@ -20,7 +20,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 60em;
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
 table { border-collapse: collapse; margin: .5em 0; }
 th, td { padding: .15em .8em .15em 0; text-align: right; vertical-align: top; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child, table.facts td { text-align: left; }
 th { border-bottom: 1px solid #bbb; font-weight: 600; }
 .dim { color: #777; } .bad { color: #b00020; font-weight: 600; } .good { color: #1b7f3b; }
 .differs { color: #a15c00; font-weight: 600; }
@@ -74,6 +74,14 @@ def _header(runs: Sequence[RunResult]) -> str:
     return f"<h1>{escape(first.scenario)}</h1><table class=facts>{items}</table>"
 
 
+def _verdict(comparison: Comparison) -> str:
+    """The one line a reader wants first."""
+    if comparison.agrees:
+        return "<p class=good>Model and kernel agree within tolerance on every metric.</p>"
+    differ = sum(1 for row in comparison.rows if not row.ok)
+    return f"<p class=bad>Model and kernel differ on {differ} of {len(comparison.rows)} metrics.</p>"
+
+
 def _verdicts(comparison: Comparison) -> str:
     rows = []
     for row in comparison.rows:
@@ -89,15 +97,9 @@ def _verdicts(comparison: Comparison) -> str:
                 verdict,
             ]
         )
-    summary = (
-        "<p class=good>Model and kernel agree within tolerance.</p>"
-        if comparison.agrees
-        else "<p class=bad>Model and kernel differ.</p>"
-    )
     notes = "".join(f"<li>{escape(note)}</li>" for note in comparison.notes)
     return (
-        "<h2>Model against kernel</h2>"
-        + summary
+        "<h2>Model against kernel, metric by metric</h2>"
         + _table(["metric", "model", "kernel", "Δ", "±", "verdict"], rows)
         + (f"<ul class=notes>{notes}</ul>" if notes else "")
     )
@@ -225,11 +227,13 @@ def render_html(
     comparison: Comparison | None = None,
     scenario_text: str | None = None,
 ) -> str:
-    """The page: header, verdicts (a comparison), charts, tables, scenario, notes."""
+    """The page: header (and a comparison's verdict), charts, the comparison's rows, tables,
+    scenario, notes."""
     parts = [
         _header(runs),
-        _verdicts(comparison) if comparison is not None else "",
+        _verdict(comparison) if comparison is not None else "",
         _charts(charts),
+        _verdicts(comparison) if comparison is not None else "",
         _outcomes(runs),
         _latency(runs),
         _listener(runs),

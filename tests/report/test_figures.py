@@ -1,0 +1,62 @@
+"""app/run_figures.py: what the charts show, from a run's data (pure; no drawing)."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tcpq.app.run_figures import cdf_points, run_charts, syn_retransmission_marks
+from tcpq.histogram import histogram
+from tcpq.scenario import load_scenario
+from tcpq.sim.runner import simulate
+from tcpq.types import RunResult, Source
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+
+
+def run_of(name: str) -> RunResult:
+    return simulate(load_scenario(EXAMPLES / f"{name}.toml"), running_release="6.18.0")
+
+
+def test_the_cdf_steps_are_the_kernels_syn_retransmissions_on_6_18() -> None:
+    # kernel-model.md §5.1, measured: SYNs at 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s (linear 4, then doubling)
+    marks = syn_retransmission_marks(run_of("backlog-nobody-accepts"))
+    assert [mark.x for mark in marks] == [1, 2, 3, 4, 5, 7, 11, 19, 35, 67]
+
+
+def test_an_old_kernel_retransmits_after_3_then_9_seconds() -> None:
+    # the seeds' "3 s late" story on 2.6: initial RTO 3 s, doubling, tcp_syn_retries 5
+    marks = syn_retransmission_marks(run_of("backend-3s-late-old-kernel"))
+    assert [mark.x for mark in marks] == [3, 9, 21, 45, 93]
+
+
+def test_a_cdf_rises_inside_each_bucket_and_is_flat_between() -> None:
+    xs, ys = cdf_points(histogram([1_000_000, 1_000_000, 3_000_000, 3_000_000]))
+    assert ys == [0.0, 0.5, 0.5, 1.0]
+    assert xs[0] == pytest.approx(1.0) and xs[2] == pytest.approx(
+        10 ** (9.5 / 20)
+    )  # 3 s's bucket opens at 2.818 s
+    assert xs == sorted(xs)
+
+
+def test_a_compare_overlays_model_and_kernel_on_each_chart() -> None:
+    model = run_of("synflood-cookies-1")
+    kernel = replace(model, source=Source.LAB, timeseries=replace(model.timeseries, cookies_sent=[]))
+    one, both = run_charts([model]), run_charts([model, kernel])
+    assert [chart.name for chart in one] == [chart.name for chart in both]
+    counts = {chart.name: len(chart.series) for chart in both}
+    # the kernel's old result has no cookie series: five rate series, not six
+    assert counts == {
+        "accept-queue": 2,
+        "syn-queue": 2,
+        "rates": 5,
+        "clients": 2,
+        "connect-cdf": 2,
+        "response-cdf": 2,
+    }
+    labels = [series.label for series in both[0].series]
+    assert labels == ["length (model)", "length (kernel)"]
+    rates = next(chart for chart in one if chart.name == "rates")
+    interval = model.timeseries.t_s[1] - model.timeseries.t_s[0]
+    cookies = next(series for series in rates.series if series.label == "SYN cookies sent")
+    assert sum(cookies.y) * interval == pytest.approx(model.counters["TcpExtSyncookiesSent"])
