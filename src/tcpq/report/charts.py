@@ -30,13 +30,17 @@ STYLE: dict[RcKeyType, Any] = {
     "grid.alpha": 0.3,
 }
 SIZE_IN = (7.2, 2.8)
+MARGINS = {"left": 0.09, "right": 0.98, "bottom": 0.16, "top": 0.9}
 # model solid, kernel dashed; the three rate series keep their own colours in either
 DASHES = {Source.SIM: "-", Source.LAB: "--", Source.HOST: ":"}
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
 def _figure(chart: Chart) -> Figure:
-    figure = Figure(figsize=SIZE_IN, layout="constrained")
+    figure = Figure(figsize=SIZE_IN)
+    # Fixed margins, not layout="constrained": that measures every text twice and was half of
+    # the drawing time (measured: 2.2 of 4.4 s for the six charts of java-backlog-50)
+    figure.subplots_adjust(**MARGINS)
     axes = figure.add_subplot()
     axes.set_title(chart.title, loc="left", fontsize=10)
     axes.set_xlabel(chart.x_label)
