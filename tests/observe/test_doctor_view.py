@@ -21,8 +21,9 @@ from tcpq.types import (
     SysctlChange,
 )
 
+from ..golden import check_golden, render
 from .nslab import namespace
-from .test_golden import WIDTHS, check_golden, fits, render
+from .test_golden import GOLDEN, WIDTHS, fits
 from .test_views import delete_after_listing, invoke
 
 NS = "tcpq-test-web-frontend"
@@ -75,7 +76,7 @@ def test_doctor_golden(width: int) -> None:
     for value in WHOLE:
         assert value in text, value
     assert f"network namespace {NS}" in text.splitlines()[0]  # which namespace, said first
-    check_golden(f"doctor_{width}.txt", text)
+    check_golden(GOLDEN / f"doctor_{width}.txt", text)
 
 
 def test_sysctl_file_keeps_namespaced_lines_out_of_the_host() -> None:

@@ -4,18 +4,16 @@ The Snapshots, views and sysctl rows are built here by hand, so a golden changes
 rendering does. Regenerate after an intended change with TCPQ_UPDATE_GOLDEN=1 and read the diff.
 """
 
-import io
-import os
 from pathlib import Path
 
 import pytest
-from rich.console import Console, RenderableType
 
 from tcpq.app.host_views import More, StatesView, StatusView
 from tcpq.observe.session import NotSeen
 from tcpq.report.host import grouped_states_table, render_status, render_status_scan, sysctl_table
-from tcpq.report.theme import THEME
 from tcpq.types import Listener, ProcessInfo, Rates, Snapshot, Source, SysctlRow
+
+from ..golden import check_golden, render
 
 GOLDEN = Path(__file__).parent / "golden"
 WIDTHS = (80, 200)
@@ -30,27 +28,6 @@ WHOLE = (
     "+2 more",
     "sshd/4194304",
 )
-
-
-def render(renderable: RenderableType, width: int) -> str:
-    console = Console(
-        width=width,
-        color_system=None,
-        force_terminal=False,
-        record=True,
-        theme=THEME,
-        highlight=False,
-        file=io.StringIO(),
-    )
-    console.print(renderable)
-    return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("TCPQ_UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs (TCPQ_UPDATE_GOLDEN=1 to rewrite)"
 
 
 def fits(text: str, width: int) -> None:
@@ -163,7 +140,7 @@ def status_view(**kw: object) -> StatusView:
 @pytest.mark.parametrize("width", WIDTHS)
 def test_status(width: int) -> None:
     text = render(render_status(status_view()), width)
-    check_golden(f"status_{width}.txt", text)
+    check_golden(GOLDEN / f"status_{width}.txt", text)
     fits(text, width)
     for value in WHOLE:
         assert value in text
@@ -175,7 +152,7 @@ def test_status_sweep_names_what_it_missed(width: int) -> None:
     view = status_view(listeners_more=3, sport=8080, snapshot=SNAPSHOT)
     gone = [NotSeen("tcpq-test-1-gone", "network namespace 'tcpq-test-1-gone' no longer exists")]
     text = render(render_status_scan([view], gone, ["3 process(es) could not be inspected"]), width)
-    check_golden(f"status_sweep_{width}.txt", text)
+    check_golden(GOLDEN / f"status_sweep_{width}.txt", text)
     fits(text, width)
     assert "not seen: tcpq-test-1-gone" in text and "3 more listeners" in text
 
@@ -184,7 +161,7 @@ def test_status_sweep_names_what_it_missed(width: int) -> None:
 @pytest.mark.parametrize("verbose", [False, True])
 def test_sysctl(width: int, verbose: bool) -> None:
     text = render(sysctl_table(SYSCTLS, verbose=verbose), width)
-    check_golden(f"sysctl{'_verbose' if verbose else ''}_{width}.txt", text)
+    check_golden(GOLDEN / f"sysctl{'_verbose' if verbose else ''}_{width}.txt", text)
     fits(text, width)
     flat = " ".join(text.split())  # the prose is there in full, wrapped: compare it unwrapped
     for row in SYSCTLS:
@@ -222,7 +199,7 @@ def states_view(by: str, groups: dict[str, dict[str, int]], **kw: object) -> Sta
 def test_states_by_process(width: int) -> None:
     view = states_view("process", PROCESS_GROUPS, more=More(12, 33), sockets=857)
     text = render(grouped_states_table(view), width)
-    check_golden(f"states_process_{width}.txt", text)
+    check_golden(GOLDEN / f"states_process_{width}.txt", text)
     fits(text, width)
     assert "java/2718281" in text and "python3/1234567" in text and "(no process)" in text
     assert "12 more groups: 33 sockets" in text
@@ -238,6 +215,6 @@ def test_states_by_port(width: int) -> None:
     gone = [NotSeen("pid 4242 (postgres)", "network namespace of process 4242 no longer exists")]
     view = states_view("port", groups, not_seen=gone, notes=["a note from the sweep"])
     text = render(grouped_states_table(view), width)
-    check_golden(f"states_port_{width}.txt", text)
+    check_golden(GOLDEN / f"states_port_{width}.txt", text)
     fits(text, width)
     assert "remote 65535" in text and "not seen: pid 4242 (postgres)" in text

@@ -7,20 +7,18 @@ passed here as a fixed value rather than read from this machine. Regenerate afte
 change with TCPQ_UPDATE_GOLDEN=1 and read the diff.
 """
 
-import io
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
-from rich.console import Console, RenderableType
 
 from tcpq.report.run import WIDTH, render_run
-from tcpq.report.theme import THEME
 from tcpq.scenario import load_scenario
 from tcpq.sim.runner import simulate
 from tcpq.types import RunResult, TimeSeries
+
+from ..golden import check_golden, render
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -32,27 +30,6 @@ def run(name: str, release: str = RELEASE) -> RunResult:
     return simulate(load_scenario(EXAMPLES / f"{name}.toml"), running_release=release)
 
 
-def render(renderable: RenderableType, width: int) -> str:
-    console = Console(
-        width=width,
-        color_system=None,
-        force_terminal=False,
-        record=True,
-        theme=THEME,
-        highlight=False,
-        file=io.StringIO(),
-    )
-    console.print(renderable)
-    return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("TCPQ_UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs (TCPQ_UPDATE_GOLDEN=1 to rewrite)"
-
-
 @pytest.fixture(scope="module", params=NAMES)
 def example(request: pytest.FixtureRequest) -> tuple[str, RunResult]:
     name: str = request.param
@@ -62,7 +39,7 @@ def example(request: pytest.FixtureRequest) -> tuple[str, RunResult]:
 def test_simulate_report(example: tuple[str, RunResult]) -> None:
     name, result = example
     text = render(render_run(result), WIDTH)
-    check_golden(f"simulate_{name}_80.txt", text)
+    check_golden(GOLDEN / f"simulate_{name}_80.txt", text)
     too_long = [line for line in text.splitlines() if cell_len(line) > WIDTH]
     assert not too_long, f"lines over {WIDTH} columns: {too_long}"
     assert "…" not in text  # nothing cut with an ellipsis
