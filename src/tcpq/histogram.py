@@ -13,6 +13,7 @@ steps apart (1 s, 3 s, 7 s ... after the first SYN) and still resolve sub-millis
 
 import numpy as np
 
+from tcpq.model.constants import US_PER_S
 from tcpq.types import Histogram
 
 LOWEST_S = 1e-6
@@ -20,7 +21,6 @@ PER_DECADE = 20
 DECADES = 9  # 1 µs .. 1000 s
 BUCKETS = PER_DECADE * DECADES
 HIGHEST_S = LOWEST_S * 10**DECADES
-US = 1_000_000
 
 
 def edges_s() -> list[float]:
@@ -48,7 +48,7 @@ def bucket_index(value_s: float) -> int:
 
 def histogram(samples_us: list[int]) -> Histogram:
     """The histogram of times given in microseconds."""
-    values = np.asarray(samples_us, dtype=np.float64) / US
+    values = np.asarray(samples_us, dtype=np.float64) / US_PER_S
     counts = np.bincount(_indices(values), minlength=BUCKETS + 2)
     return Histogram(LOWEST_S, PER_DECADE, [int(count) for count in counts])
 

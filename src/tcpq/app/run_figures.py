@@ -8,14 +8,15 @@ compute). Pure: RunResults in, Charts out.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tcpq.app.timeline import interval_s
 from tcpq.histogram import bucket_bounds
 from tcpq.kernel.profiles import profile_for
 from tcpq.kernel.versions import parse_version
 from tcpq.model.client import syn_schedule
+from tcpq.model.constants import US_PER_S
 from tcpq.model.netns import Netns, Settings
 from tcpq.types import Histogram, RunResult, Source
 
-US = 1_000_000
 LABELS = {Source.SIM: "model", Source.LAB: "kernel", Source.HOST: "host"}
 
 
@@ -73,11 +74,6 @@ def _label(run: RunResult, what: str, runs: Sequence[RunResult]) -> str:
     return f"{what} ({LABELS[run.source]})" if len(runs) > 1 else what
 
 
-def _interval_s(run: RunResult) -> float:
-    t = run.timeseries.t_s
-    return t[1] - t[0] if len(t) > 1 else (t[0] if t else 1.0)
-
-
 def _queue_chart(runs: Sequence[RunResult], name: str, title: str, field: str) -> Chart:
     series = [
         Series(
@@ -107,7 +103,7 @@ def _rates_chart(runs: Sequence[RunResult]) -> Chart:
     """Per-interval counter deltas as rates per second (an old result lacks the newer series)."""
     series = []
     for run in runs:
-        interval = _interval_s(run)
+        interval = interval_s(run.timeseries.t_s) or 1.0
         for field, what in RATES:
             values = getattr(run.timeseries, field)
             if values:
@@ -163,7 +159,7 @@ def syn_retransmission_marks(run: RunResult) -> list[Mark]:
     profile = profile_for(parse_version(run.kernel.version))
     ns = Netns("client", Settings.from_sysctls(run.kernel.client_sysctl, profile), profile)
     sends, _ = syn_schedule(ns)
-    return [Mark(f"SYN #{k + 1}", send / US) for k, send in enumerate(sends[1:])]
+    return [Mark(f"SYN #{k + 1}", send / US_PER_S) for k, send in enumerate(sends[1:])]
 
 
 def _cdf_chart(runs: Sequence[RunResult], name: str, title: str, which: str) -> Chart:

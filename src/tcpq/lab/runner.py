@@ -22,7 +22,6 @@ from tcpq.lab.clients import go_line
 from tcpq.lab.nftfilter import FilterSwitch
 from tcpq.lab.sampler import (
     PERIOD_S,
-    SERIES_COUNTERS,
     ListenerSampler,
     Peak,
     accept_queue_peak,
@@ -311,15 +310,15 @@ def _result(
     limit = sampler.limit if sampler.limit is not None else -1
     accept_peak, syn_peak = evidence.peaks(sampler, limit, synq_limit)
     series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
-    previous = {name: series_before.get(name, 0) for name in SERIES_COUNTERS}
+    previous = {name: series_before.get(name, 0) for name in mib.SERIES}
     for point in sampler.grid:
         series.t_s.append(point.t_s)
         series.accept_queue.append(point.accept_queue)
         series.syn_queue.append(min(point.syn_queue, synq_limit))  # the cookie-child quirk
-        added = {name: max(0, point.counters[name] - previous[name]) for name in SERIES_COUNTERS}
-        series.listen_drops.append(added["TcpExtListenDrops"])
-        series.cookies_sent.append(added["TcpExtSyncookiesSent"])
-        series.synack_retrans.append(added["TcpExtTCPSynRetrans"])
+        added = {name: max(0, point.counters[name] - previous[name]) for name in mib.SERIES}
+        series.listen_drops.append(added[mib.LISTEN_DROPS])
+        series.cookies_sent.append(added[mib.SYNCOOKIES_SENT])
+        series.synack_retrans.append(added[mib.SYN_RETRANS])
         previous = point.counters
         series.handshakes.append(sum(1 for t in connected_at if t <= point.t_s))
     notes.append(f"sampler: {sampler.samples} listener samples over {scenario.duration / US:g} s")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpq.kernel.states import TcpState
+from tcpq.model import mib
 from tcpq.observe.inet_diag import dump_tcp
 from tcpq.observe.netns import NetnsRef, run_in_netns
 from tcpq.observe.procfs import read_counters
@@ -72,17 +73,12 @@ def syn_queue_peak(sampled: int, limit: int, *, full: bool, cookies_always: bool
     return Peak(sampled, False)
 
 
-# The counters a run's time series adds up per interval (TimeSeries: drops, cookies, SYN-ACK
-# retransmissions)
-SERIES_COUNTERS = ("TcpExtListenDrops", "TcpExtSyncookiesSent", "TcpExtTCPSynRetrans")
-
-
 @dataclass
 class GridPoint:
     t_s: float
     accept_queue: int
     syn_queue: int
-    counters: dict[str, int]  # SERIES_COUNTERS as the namespace had them then (cumulative)
+    counters: dict[str, int]  # mib.SERIES as the namespace had them then (cumulative)
 
 
 @dataclass
@@ -144,7 +140,7 @@ class ListenerSampler:
             final = now >= end
             counters = read_counters(THREAD_NET) if final or now >= next_grid else {}
             while next_grid <= min(now, end) + 1e-9:
-                series = {name: counters.get(name, 0) for name in SERIES_COUNTERS}
+                series = {name: counters.get(name, 0) for name in mib.SERIES}
                 self.grid.append(GridPoint(round(next_grid - self.t0, 6), accept_queue, syn_queue, series))
                 next_grid += self.interval_s
             if final:

@@ -252,10 +252,6 @@ class _ClientProgram:
         self._announce_busy()
 
 
-# The server namespace's counters the time series adds up per interval
-SERIES_COUNTERS = (mib.LISTEN_DROPS, mib.SYNCOOKIES_SENT, mib.SYN_RETRANS)
-
-
 class _Sampler:
     def __init__(self, engine: Engine, world: World, interval: int, until: int) -> None:
         self.engine = engine
@@ -263,14 +259,14 @@ class _Sampler:
         self.interval = interval
         self.until = until
         self.series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
-        self.last = {name: 0 for name in SERIES_COUNTERS}
+        self.last = {name: 0 for name in mib.SERIES}
         engine.at(interval, self._sample)
 
     def _sample(self, _: object) -> None:
         now = self.engine.now
         world = self.world
-        added = {name: world.server_ns.counters[name] - self.last[name] for name in SERIES_COUNTERS}
-        self.last = {name: world.server_ns.counters[name] for name in SERIES_COUNTERS}
+        added = {name: world.server_ns.counters[name] - self.last[name] for name in mib.SERIES}
+        self.last = {name: world.server_ns.counters[name] for name in mib.SERIES}
         series = self.series
         series.t_s.append(round(now / US, 6))
         series.accept_queue.append(world.listener.acceptq_len)
