@@ -76,6 +76,13 @@ class TimeSeries:
     # (TcpExtSyncookiesSent) and SYN-ACK retransmissions (TcpExtTCPSynRetrans)
     cookies_sent: list[int] = field(default_factory=list)
     synack_retrans: list[int] = field(default_factory=list)
+    # Client attempts ended so far (cumulative, like handshakes) as ECONNREFUSED, ECONNRESET and
+    # ETIMEDOUT; at the sample at the run's end they are ClientSummary's refused, reset, timed_out
+    refused: list[int] = field(default_factory=list)
+    reset: list[int] = field(default_factory=list)
+    timed_out: list[int] = field(default_factory=list)
+    # Client-namespace SYN retransmissions (TcpExtTCPSynRetrans) added during each interval
+    client_syn_retrans: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ RETRANS_SEGS = "TcpRetransSegs"
 # The server namespace's counters a RunResult's time series adds up per interval
 # (TimeSeries.listen_drops, cookies_sent, synack_retrans), in the simulator and in the lab
 SERIES: tuple[str, ...] = (LISTEN_DROPS, SYNCOOKIES_SENT, SYN_RETRANS)
+# ... and the client namespace's (TimeSeries.client_syn_retrans)
+CLIENT_SERIES: tuple[str, ...] = (SYN_RETRANS,)
 
 # The counters every RunResult reports, even when zero (issue "tcpq foundation" §7).
 REPORTED: tuple[str, ...] = (

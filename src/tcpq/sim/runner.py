@@ -260,6 +260,7 @@ class _Sampler:
         self.until = until
         self.series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
         self.last = {name: 0 for name in mib.SERIES}
+        self.client_last = {name: 0 for name in mib.CLIENT_SERIES}
         engine.at(interval, self._sample)
 
     def _sample(self, _: object) -> None:
@@ -267,6 +268,9 @@ class _Sampler:
         world = self.world
         added = {name: world.server_ns.counters[name] - self.last[name] for name in mib.SERIES}
         self.last = {name: world.server_ns.counters[name] for name in mib.SERIES}
+        client = world.client_ns.counters
+        client_added = {name: client[name] - self.client_last[name] for name in mib.CLIENT_SERIES}
+        self.client_last = {name: client[name] for name in mib.CLIENT_SERIES}
         series = self.series
         series.t_s.append(round(now / US, 6))
         series.accept_queue.append(world.listener.acceptq_len)
@@ -275,6 +279,11 @@ class _Sampler:
         series.cookies_sent.append(added[mib.SYNCOOKIES_SENT])
         series.synack_retrans.append(added[mib.SYN_RETRANS])
         series.handshakes.append(len(world.stats.connect_times))
+        series.client_syn_retrans.append(client_added[mib.SYN_RETRANS])
+        outcomes = world.stats.outcomes  # refused, reset and timed out are final: these only grow
+        series.refused.append(outcomes[Outcome.REFUSED])
+        series.reset.append(outcomes[Outcome.RESET])
+        series.timed_out.append(outcomes[Outcome.TIMED_OUT])
         if now + self.interval <= self.until:
             self.engine.at(now + self.interval, self._sample)
 
