@@ -102,3 +102,43 @@ def test_no_descriptor_is_an_outcome_not_a_crash(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(clients.socket, "socket", exhausted)
     run.run()
     assert run.report()["outcomes"] == {"no_port": 2}
+
+
+def test_each_attempt_that_did_not_connect_reports_when_it_ended() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    run = clients.Run("127.0.0.1", port, 0.3, [group([0.0, 0.05])])
+    run.run()
+    report = run.report()
+    ended = report["ended_at_s"]
+    assert isinstance(ended, dict) and list(ended) == ["refused"]
+    # a RST answers at once on loopback: each ends just after its start, both before the end
+    starts = [a.start - run.t0 for a in run.attempts]
+    assert len(ended["refused"]) == 2 and ended["refused"] == sorted(ended["refused"])
+    assert all(0 <= t - s < 0.05 for t, s in zip(ended["refused"], starts, strict=True))
+
+
+def test_a_connect_timeout_ends_at_its_timeout() -> None:
+    """A listener that never accepts, backlog 0: the first handshake fills it (limit + 1 = 1), the
+    later SYNs are dropped and those attempts end as timed out 0.1 s after they started."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(0)
+    try:
+        run = clients.Run(
+            "127.0.0.1", sock.getsockname()[1], 0.5, [group([0.0, 0.02, 0.04], connect_timeout_s=0.1)]
+        )
+        run.run()
+        report = run.report()
+    finally:
+        sock.close()
+    outcomes = report["outcomes"]
+    ended = report["ended_at_s"]
+    assert isinstance(outcomes, dict) and isinstance(ended, dict)
+    assert outcomes == {"connected": 1, "timed_out": 2} and len(ended["timed_out"]) == 2
+    assert "connected" not in ended  # a connected attempt reports connected_at_s instead
+    timed_out = [a for a in run.attempts if a.outcome == "timed_out"]
+    for attempt, t in zip(timed_out, ended["timed_out"], strict=True):
+        assert 0.1 <= t - (attempt.start - run.t0) < 0.1 + 2 * clients.MAX_WAIT_S

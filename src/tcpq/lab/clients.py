@@ -9,8 +9,9 @@ and times. Bounded: it makes at most the given attempts and stops at the scenari
 One clock for the whole lab: T0 is a CLOCK_MONOTONIC instant (system-wide, so the same in
 every process) chosen by tcpq's runner a little in the future; each attempt starts at T0 + its
 arrival time and the run ends at T0 + duration, as the sampler, the nft filter and the attacker
-count from the same T0. `connected_at_s` is relative to T0; `late_*_s` say how far behind
-schedule the starts were (the machine's, not the kernel's, delay).
+count from the same T0. `connected_at_s` and `ended_at_s` (by outcome, each attempt that did not
+end connected) are relative to T0; `late_*_s` say how far behind schedule the starts were (the
+machine's, not the kernel's, delay).
 
 Built for rate (bench/lab_generators.py, docs/benchmarks.md): the starts are a sorted list
 walked by an index, and every other timer (connect timeout, request, close) is a fixed delay of
@@ -57,6 +58,7 @@ class Attempt:
     outcome: str | None = None
     connect_s: float | None = None
     response_s: float | None = None
+    ended: float | None = None  # monotonic: when finish() gave it a final outcome
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Run:
 
     def finish(self, attempt: Attempt, outcome: str) -> None:
         attempt.outcome = outcome
+        attempt.ended = time.monotonic()
         attempt.state = "done"
         self.close(attempt)
 
@@ -244,11 +247,23 @@ class Run:
             "connected_at_s": sorted(
                 a.start - self.t0 + a.connect_s for a in self.attempts if a.connect_s is not None
             ),
+            # when each attempt that did not end connected ended, from T0, by its outcome
+            "ended_at_s": ended_at(self.attempts, self.t0),
             "late_mean_s": sum(late) / len(late) if late else 0.0,
             "late_max_s": max(late, default=0.0),
             # when each connect() was really called, from T0 (tcpq lab calibrate's connect gap)
             "started_s": [a.start - self.t0 for a in self.attempts if a.start],
         }
+
+
+def ended_at(attempts: list[Attempt], t0: float) -> dict[str, list[float]]:
+    """{outcome: sorted times from T0} of the attempts finish() ended (refused, reset, timed_out,
+    no_port): the cumulative outcome series of the run's time series are binned from these."""
+    times: dict[str, list[float]] = {}
+    for attempt in attempts:
+        if attempt.ended is not None and attempt.outcome is not None:
+            times.setdefault(attempt.outcome, []).append(attempt.ended - t0)
+    return {outcome: sorted(values) for outcome, values in sorted(times.items())}
 
 
 def go_line(t0: float) -> bytes:

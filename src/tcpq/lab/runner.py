@@ -1,6 +1,7 @@
 """Scenario → RunResult on the real kernel: the lab's side of `tcpq compare`."""
 
 import json
+import math
 import platform
 import subprocess
 import time
@@ -186,7 +187,9 @@ def run_lab(
             nft.prepare()  # a rule from 0 is in place before the first SYN
         server_net, client_net = Path(f"/proc/{server.pid}/net"), Path(f"/proc/{clients.pid}/net")
         before_server, before_client = read_counters(server_net), read_counters(client_net)
-        sampler = ListenerSampler(resolve_netns(lab.server.name), scenario.server.port, interval)
+        sampler = ListenerSampler(
+            resolve_netns(lab.server.name), scenario.server.port, interval, client_net=client_net
+        )
         t0 = time.monotonic() + START_MARGIN_S
         sampler.start(t0, duration_s)
         if nft is not None:
@@ -237,7 +240,7 @@ def run_lab(
         _delta(after_server, before_server),
         _delta(after_client, before_client),
         notes,
-        before_server,
+        (before_server, before_client),
         evidence,
     )
     result = attacker.apply(result) if attacker is not None else result
@@ -297,7 +300,7 @@ def _result(
     server_delta: Counter[str],
     client_delta: Counter[str],
     notes: list[str],
-    series_before: dict[str, int],
+    series_before: tuple[dict[str, int], dict[str, int]],  # the server's and the client's counters
     evidence: PeakEvidence,
 ) -> RunResult:
     outcomes = report["outcomes"]
@@ -309,8 +312,11 @@ def _result(
     request_mode = any(group.request for group in scenario.clients)
     limit = sampler.limit if sampler.limit is not None else -1
     accept_peak, syn_peak = evidence.peaks(sampler, limit, synq_limit)
+    ended_at: dict[str, list[float]] = report.get("ended_at_s", {})  # type: ignore[assignment]
+    duration_s = scenario.duration / US
     series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
-    previous = {name: series_before.get(name, 0) for name in mib.SERIES}
+    previous = {name: series_before[0].get(name, 0) for name in mib.SERIES}
+    client_previous = {name: series_before[1].get(name, 0) for name in mib.CLIENT_SERIES}
     for point in sampler.grid:
         series.t_s.append(point.t_s)
         series.accept_queue.append(point.accept_queue)
@@ -320,7 +326,23 @@ def _result(
         series.cookies_sent.append(added[mib.SYNCOOKIES_SENT])
         series.synack_retrans.append(added[mib.SYN_RETRANS])
         previous = point.counters
-        series.handshakes.append(sum(1 for t in connected_at if t <= point.t_s))
+        # The generator's loop stops at T0 + duration, but its last poll may end an attempt a few
+        # µs after: the report counts it, so the sample at the run's end counts every time.
+        until = math.inf if point.t_s >= duration_s - 1e-6 else point.t_s
+        series.handshakes.append(sum(1 for t in connected_at if t <= until))
+        for outcome, values in (
+            ("refused", series.refused),
+            ("reset", series.reset),
+            ("timed_out", series.timed_out),
+        ):
+            values.append(sum(1 for t in ended_at.get(outcome, ()) if t <= until))
+        if point.client_counters:
+            client_added = {
+                name: max(0, point.client_counters[name] - client_previous[name])
+                for name in mib.CLIENT_SERIES
+            }
+            series.client_syn_retrans.append(client_added[mib.SYN_RETRANS])
+            client_previous = point.client_counters
     notes.append(f"sampler: {sampler.samples} listener samples over {scenario.duration / US:g} s")
     for name, peak in (("accept_queue_peak", accept_peak), ("syn_queue_peak", syn_peak)):
         if not peak.exact:

@@ -3,7 +3,10 @@
 It keeps the accept-queue and SYN-queue peaks between samples of the simulator's time grid, the
 listener's limit and sk_drops, and ListenDrops at each grid point. The grid counts from the
 lab's shared start T0 (a time.monotonic() instant, runner.py) and ends at T0 + duration, where
-one last sample is taken together with the namespace's counters (`end_counters`).
+one last sample is taken together with the namespace's counters (`end_counters`). With
+`client_net` (/proc/PID/net of a process in the client namespace: readable from here without
+entering that namespace) each grid point also holds the client namespace's mib.CLIENT_SERIES,
+read right after the server's.
 
 A sampled peak misses what happens between two samples: a SYN-queue peak of 5 that lasts 1 ms
 reads as 0. `accept_queue_peak()` and `syn_queue_peak()` turn the samples and the counters into
@@ -79,6 +82,7 @@ class GridPoint:
     accept_queue: int
     syn_queue: int
     counters: dict[str, int]  # mib.SERIES as the namespace had them then (cumulative)
+    client_counters: dict[str, int] = field(default_factory=dict)  # mib.CLIENT_SERIES, likewise
 
 
 @dataclass
@@ -88,6 +92,7 @@ class ListenerSampler:
     interval_s: float
     t0: float = 0.0
     until_s: float = float("inf")  # the run's duration: the last sample is taken at t0 + until_s
+    client_net: Path | None = None
     accept_peak: int = 0
     syn_peak: int = 0
     last_accept_queue: int = 0
@@ -138,12 +143,19 @@ class ListenerSampler:
             accept_queue, syn_queue = self._sample()
             now = time.monotonic()
             final = now >= end
-            counters = read_counters(THREAD_NET) if final or now >= next_grid else {}
+            due = final or now >= next_grid
+            counters = read_counters(THREAD_NET) if due else {}
+            client = read_counters(self.client_net) if due and self.client_net is not None else {}
             while next_grid <= min(now, end) + 1e-9:
                 series = {name: counters.get(name, 0) for name in mib.SERIES}
-                self.grid.append(GridPoint(round(next_grid - self.t0, 6), accept_queue, syn_queue, series))
+                client_series = {name: client.get(name, 0) for name in mib.CLIENT_SERIES}
+                self.grid.append(
+                    GridPoint(round(next_grid - self.t0, 6), accept_queue, syn_queue, series, client_series)
+                )
                 next_grid += self.interval_s
             if final:
                 self.end_counters = counters
                 return
-            self._stop.wait(max(0.0, min(PERIOD_S, end - now)))
+            # wake at the next grid point too, so its counters are read when it falls due, not up
+            # to PERIOD_S later (a SYN retransmitted at 1.004 s belongs to the interval ending at 1.1)
+            self._stop.wait(max(0.0, min(PERIOD_S, end - now, next_grid - now)))
