@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpq.app.run_figures import cdf_points, run_charts, syn_retransmission_marks
+from tcpq.app.run_figures import Chart, cdf_points, drawn_outcomes, run_charts, syn_retransmission_marks
 from tcpq.histogram import histogram
 from tcpq.scenario import load_scenario
 from tcpq.sim.runner import simulate
@@ -44,11 +44,11 @@ def test_a_compare_overlays_model_and_kernel_on_each_chart() -> None:
     one, both = run_charts([model]), run_charts([model, kernel])
     assert [chart.name for chart in one] == [chart.name for chart in both]
     counts = {chart.name: len(chart.series) for chart in both}
-    # the kernel's old result has no cookie series: five rate series, not six
+    # the kernel's old result has no cookie series: seven rate series (four a run), not eight
     assert counts == {
         "accept-queue": 2,
         "syn-queue": 2,
-        "rates": 5,
+        "rates": 7,
         "clients": 2,
         "connect-cdf": 2,
         "response-cdf": 2,
@@ -59,3 +59,52 @@ def test_a_compare_overlays_model_and_kernel_on_each_chart() -> None:
     interval = model.timeseries.t_s[1] - model.timeseries.t_s[0]
     cookies = next(series for series in rates.series if series.label == "SYN cookies sent")
     assert sum(cookies.y) * interval == pytest.approx(model.counters["TcpExtSyncookiesSent"])
+
+
+def chart(charts: list[Chart], name: str) -> Chart:
+    return next(chart for chart in charts if chart.name == name)
+
+
+def test_the_clients_chart_draws_the_outcomes_that_occur() -> None:
+    run = run_of("synflood-cookies-0")  # no cookies under a flood: 98 clients time out
+    clients = chart(run_charts([run]), "clients")
+    assert clients.title == "Client outcomes over time"
+    assert [series.label for series in clients.series] == ["connected", "timed out"]
+    connected, timed_out = clients.series
+    # connected: the handshakes done, one per connect time in the histogram
+    assert connected.y[-1] == sum(run.clients.connect_time_hist.counts)  # type: ignore[union-attr]
+    assert timed_out.y[-1] == run.clients.timed_out == 98 and timed_out.x == run.timeseries.t_s
+    # nobody refused or reset: not drawn
+    assert drawn_outcomes([run]) == ["timed_out"]
+
+
+def test_a_compare_draws_an_outcome_for_both_when_either_saw_it() -> None:
+    model = run_of("synflood-cookies-0")
+    zeros = [0] * len(model.timeseries.t_s)
+    kernel = replace(model, source=Source.LAB, timeseries=replace(model.timeseries, timed_out=zeros))
+    clients = chart(run_charts([model, kernel]), "clients")
+    labels = [(series.label, series.source) for series in clients.series]
+    assert labels == [
+        ("connected (model)", Source.SIM),
+        ("timed out (model)", Source.SIM),
+        ("connected (kernel)", Source.LAB),
+        ("timed out (kernel)", Source.LAB),  # flat at 0, dashed: the kernel's "none"
+    ]
+    assert clients.series[3].y == [0.0] * len(zeros)
+
+
+def test_an_old_result_has_only_connected_and_three_rates() -> None:
+    run = run_of("synflood-cookies-0")
+    old = replace(run.timeseries, refused=[], reset=[], timed_out=[], client_syn_retrans=[])
+    charts = run_charts([replace(run, timeseries=old)])
+    assert [series.label for series in chart(charts, "clients").series] == ["connected"]
+    assert len(chart(charts, "rates").series) == 3
+
+
+def test_client_syn_retransmissions_per_second_add_up_to_the_counter() -> None:
+    run = run_of("java-backlog-50")
+    rates = chart(run_charts([run]), "rates")
+    series = next(s for s in rates.series if s.label == "client SYN retransmissions")
+    interval = run.timeseries.t_s[1] - run.timeseries.t_s[0]
+    assert sum(series.y) * interval == pytest.approx(run.client_counters["TcpExtTCPSynRetrans"])
+    assert run.client_counters["TcpExtTCPSynRetrans"] > 0

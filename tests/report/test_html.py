@@ -23,7 +23,9 @@ from .browser import load_page, needs_chromium
 ROOT = Path(__file__).resolve().parent.parent.parent
 SYNFLOOD = ROOT / "examples" / "synflood-cookies-1.toml"
 NOBODY = ROOT / "examples" / "backlog-nobody-accepts.toml"
-RATES = ("listen_drops", "cookies_sent", "synack_retrans")
+NO_COOKIES = ROOT / "examples" / "synflood-cookies-0.toml"
+RATES = ("listen_drops", "cookies_sent", "synack_retrans", "client_syn_retrans")
+OUTCOMES = ("refused", "reset", "timed_out")
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -36,15 +38,22 @@ def cdf_points(histogram: dict[str, Any]) -> int:
     return 2 * sum(1 for count in histogram["counts"] if count)
 
 
-def expected_charts(result: dict[str, Any]) -> dict[str, list[int]]:
-    """Chart id → the point count of each of its data series, for one run's JSON."""
+def outcomes_seen(*results: dict[str, Any]) -> list[str]:
+    """The outcome series above zero somewhere in any of the runs (a compare draws them for both)."""
+    return [name for name in OUTCOMES if any(any(result["timeseries"][name]) for result in results)]
+
+
+def expected_charts(result: dict[str, Any], outcomes: list[str] | None = None) -> dict[str, list[int]]:
+    """Chart id → the point count of each of its data series, for one run's JSON; the clients
+    chart has connected and each outcome in `outcomes` (default: those this run saw)."""
     series, clients = result["timeseries"], result["clients"]
     samples = len(series["t_s"])
+    drawn = outcomes_seen(result) if outcomes is None else outcomes
     charts = {
         "chart-accept-queue": [samples],
         "chart-syn-queue": [samples],
         "chart-rates": [samples for name in RATES if series[name]],
-        "chart-clients": [samples],
+        "chart-clients": [samples] + [samples for name in drawn],
         "chart-connect-cdf": [cdf_points(clients["connect_time_hist"])]
         if any(clients["connect_time_hist"]["counts"])
         else [],
@@ -88,6 +97,24 @@ def test_a_simulate_report_renders_offline_with_every_chart(simulated: Path) -> 
     assert page.pixel_stdev > 0.05  # not blank: charts and tables on white
     result = json.loads((simulated / "run.json").read_text())
     assert drawn_charts(page.dom) == expected_charts(result)
+
+
+@needs_chromium
+def test_client_outcomes_over_time_are_drawn_as_the_json_has_them(tmp_path: Path) -> None:
+    """synflood-cookies-0: without cookies 98 clients time out; the clients chart draws connected
+    and timed out (nobody refused or reset), the rates chart client SYN retransmissions."""
+    code, _, stderr = run(
+        "simulate", str(NO_COOKIES), "--out", str(tmp_path / "run.json"), "--html", str(tmp_path / "run.html")
+    )
+    assert code == 0, stderr
+    result = json.loads((tmp_path / "run.json").read_text())
+    assert outcomes_seen(result) == ["timed_out"] and any(result["timeseries"]["client_syn_retrans"])
+    page = load_page(tmp_path / "run.html")
+    assert page.requests == [] and page.console_errors == [] and page.page_errors == []
+    drawn = drawn_charts(page.dom)
+    assert drawn == expected_charts(result)
+    samples = len(result["timeseries"]["t_s"])
+    assert drawn["chart-clients"] == [samples, samples] and drawn["chart-rates"] == [samples] * 4
 
 
 def test_the_page_fetches_nothing_and_holds_the_run(simulated: Path) -> None:
@@ -158,7 +185,8 @@ def test_a_compare_report_overlays_model_and_kernel(tmp_path: Path) -> None:
     page = load_page(tmp_path / "compare.html")
     assert page.requests == [] and page.console_errors == [] and page.page_errors == []
     assert page.pixel_stdev > 0.05
-    model, kernel = expected_charts(saved["sim"]), expected_charts(saved["lab"])
+    seen = outcomes_seen(saved["sim"], saved["lab"])
+    model, kernel = expected_charts(saved["sim"], seen), expected_charts(saved["lab"], seen)
     overlaid = {name: model[name] + kernel[name] for name in model}
     assert drawn_charts(page.dom) == overlaid
     text = (tmp_path / "compare.html").read_text()

@@ -151,3 +151,25 @@ def test_resampled_when_more_samples_than_glyphs() -> None:
     result = timeline(series(), accept_queue_limit=4)
     assert resampled(result, 5) is True
     assert resampled(result, 6) is False
+
+
+def test_client_outcomes_and_retransmissions_move_like_the_others() -> None:
+    # two clients time out at 0.3 and 0.5 s (cumulative); the others retransmit in 0.2 and 0.4
+    ts = series(
+        client_syn_retrans=[0, 3, 0, 1, 0, 0],
+        refused=[0] * 6,
+        reset=[0] * 6,
+        timed_out=[0, 0, 1, 1, 2, 2],
+    )
+    result = timeline(ts, accept_queue_limit=4)
+    moving = {line.name: line for line in result.moving}
+    assert list(moving) == ["client SYN retrans", "clients timed out"]
+    retrans, timed_out = moving["client SYN retrans"], moving["clients timed out"]
+    assert retrans.kind is Kind.PER_INTERVAL and (retrans.low, retrans.high) == (0, 3)
+    # a count's last: the last interval with any retransmission
+    assert (retrans.first_nonzero_s, retrans.peak_s, retrans.last_s) == (0.2, 0.2, 0.4)
+    assert timed_out.kind is Kind.CUMULATIVE and (timed_out.low, timed_out.high) == (0, 2)
+    # a running total's last: the last sample that differs from the one before
+    assert (timed_out.first_nonzero_s, timed_out.peak_s, timed_out.last_s) == (0.3, 0.5, 0.5)
+    constant = [line.name for line in result.constant]
+    assert constant[-2:] == ["clients refused", "clients reset"]

@@ -96,7 +96,10 @@ RATES = (
     ("listen_drops", "ListenDrops"),
     ("cookies_sent", "SYN cookies sent"),
     ("synack_retrans", "SYN-ACK retransmissions"),
+    ("client_syn_retrans", "client SYN retransmissions"),
 )
+# How client attempts ended, so far; connected is the handshakes done (connect() returned)
+OUTCOMES = (("refused", "refused"), ("reset", "reset"), ("timed_out", "timed out"))
 
 
 def _rates_chart(runs: Sequence[RunResult]) -> Chart:
@@ -118,19 +121,32 @@ def _rates_chart(runs: Sequence[RunResult]) -> Chart:
     return Chart("rates", "Drops, cookies and retransmissions", "seconds", "per second", series, [], [])
 
 
+def drawn_outcomes(runs: Sequence[RunResult]) -> list[str]:
+    """The outcome series of the clients chart: those above zero somewhere in any of the runs, so
+    model and kernel are both drawn where either saw the outcome (a kernel at 0 is news too)."""
+    return [field for field, _ in OUTCOMES if any(any(getattr(run.timeseries, field)) for run in runs)]
+
+
 def _clients_chart(runs: Sequence[RunResult]) -> Chart:
-    series = [
-        Series(
-            _label(run, "connected", runs),
-            list(run.timeseries.t_s),
-            [float(v) for v in run.timeseries.handshakes],
-            run.source,
-        )
-        for run in runs
-    ]
+    """Connected (handshakes done) and the outcomes that occur, each run's own series in turn."""
+    drawn = drawn_outcomes(runs)
+    series = []
+    for run in runs:
+        fields = [("handshakes", "connected"), *((f, what) for f, what in OUTCOMES if f in drawn)]
+        for field, what in fields:
+            values = getattr(run.timeseries, field)
+            if values:  # a result written before outcomes were sampled has none
+                series.append(
+                    Series(
+                        _label(run, what, runs),
+                        list(run.timeseries.t_s),
+                        [float(v) for v in values],
+                        run.source,
+                    )
+                )
     attempted = sorted({run.clients.attempted for run in runs})
     levels = [Level(f"attempted {count}", float(count)) for count in attempted]
-    return Chart("clients", "Clients connected over time", "seconds", "clients", series, levels, [])
+    return Chart("clients", "Client outcomes over time", "seconds", "clients", series, levels, [])
 
 
 def cdf_points(hist: Histogram) -> tuple[list[float], list[float]]:

@@ -79,7 +79,11 @@ def _series(series: TimeSeries) -> list[tuple[str, Kind, list[int]]]:
         ("ListenDrops", Kind.PER_INTERVAL, series.listen_drops),
         ("SYN cookies", Kind.PER_INTERVAL, series.cookies_sent),
         ("SYN-ACK retrans", Kind.PER_INTERVAL, series.synack_retrans),
+        ("client SYN retrans", Kind.PER_INTERVAL, series.client_syn_retrans),
         ("handshakes done", Kind.CUMULATIVE, series.handshakes),
+        ("clients refused", Kind.CUMULATIVE, series.refused),
+        ("clients reset", Kind.CUMULATIVE, series.reset),
+        ("clients timed out", Kind.CUMULATIVE, series.timed_out),
     ]
 
 
