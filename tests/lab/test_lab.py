@@ -42,6 +42,32 @@ def test_e1_accept_queue_capacity() -> None:
     assert data["listener"]["accept_queue_peak_exact"]  # ListenOverflows moved: it was full
     assert data["counters"]["TcpExtListenOverflows"] == 16 == data["counters"]["TcpExtListenDrops"]
     assert data["client_counters"]["TcpExtTCPSynRetrans"] == 12
+    # The 4 left out retransmit at 1, 2, 3 s; the next one (4 s) falls after the run, so the
+    # per-interval client series adds up to the counter exactly. Nobody was refused or reset.
+    series = data["timeseries"]
+    assert sum(series["client_syn_retrans"]) == 12 and max(series["client_syn_retrans"]) == 4
+    assert series["handshakes"][-1] == 5 and series["refused"][-1] == series["timed_out"][-1] == 0
+
+
+def test_client_outcomes_and_retransmissions_over_time() -> None:
+    """backlog-nobody-accepts with a 1.5 s connect timeout: the 4 clients left out retransmit
+    their SYN once (1 s) and time out at 1.5 s. The lab's series end at its outcome counts, and
+    its client SYN retransmissions per interval add up to client_counters exactly: after 1.5 s no
+    socket is in SYN_SENT, so nothing retransmits between the last sample and the runner's read."""
+    data = lab_json("backlog-nobody-accepts.toml", "clients.connect_timeout=1.5s")
+    clients, series = data["clients"], data["timeseries"]
+    assert clients["connected"] == 5 and clients["timed_out"] == 4 and clients["pending"] == 0
+    assert series["timed_out"][-1] == 4 and series["handshakes"][-1] == 5
+    assert series["refused"][-1] == series["reset"][-1] == 0
+    timed_out = dict(zip(series["t_s"], series["timed_out"], strict=True))
+    # 0 until the connect timeout, 4 from the first sample after it (a start a few ms late at most)
+    first = min(t for t, count in timed_out.items() if count)
+    assert 1.5 < first <= 1.7 and timed_out[first] == 4
+    assert series["timed_out"] == sorted(series["timed_out"])
+    retrans = {t: n for t, n in zip(series["t_s"], series["client_syn_retrans"], strict=True) if n}
+    # the four retransmissions go out together about 1 s after the SYNs: one interval (1.0 or 1.1)
+    assert list(retrans.values()) == [4] and next(iter(retrans)) in (1.0, 1.1)
+    assert sum(series["client_syn_retrans"]) == data["client_counters"]["TcpExtTCPSynRetrans"] == 4
 
 
 def test_e2_final_ack_overflow_abort_0_and_1() -> None:
@@ -51,6 +77,7 @@ def test_e2_final_ack_overflow_abort_0_and_1() -> None:
     data = lab_json("e2-final-ack-overflow.toml", "kernel.sysctl.net.ipv4.tcp_abort_on_overflow=1")
     assert data["counters"]["TcpExtEmbryonicRsts"] == 2 and data["counters"]["TcpOutRsts"] == 2
     assert data["client_counters"]["TcpEstabResets"] == 2 and data["clients"]["reset"] == 2
+    assert data["timeseries"]["reset"][-1] == 2  # the resets came long before the last sample
     # The lab's report says what it ran with, as simulate's does.
     assert data["overrides"] == ["kernel.sysctl.net.ipv4.tcp_abort_on_overflow=1"]
     assert "net.ipv4.tcp_abort_on_overflow" in data["sysctl_differs"] and data["seed"] is not None
