@@ -204,7 +204,7 @@ def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_
 
 
 def _register() -> None:
-    from tcpq import cli_export, cli_host, cli_lab, cli_report, cli_top
+    from tcpq import cli_export, cli_host, cli_lab, cli_report, cli_top, cli_trace
 
     for command in (
         cli_host.status,
@@ -217,6 +217,7 @@ def _register() -> None:
         cli_report.report,
         cli_export.export,
         cli_top.top,
+        cli_trace.trace,
     ):
         main.add_command(command)
 

@@ -63,11 +63,15 @@ def lab_run(
 
 @lab.command("clean")
 def lab_clean() -> None:
-    """Remove namespaces left by tcpq processes that no longer run (root); name each one removed."""
+    """Remove namespaces and tracefs instances left by tcpq processes that no longer run (root)."""
     from tcpq.lab.sandbox import clean_stale
+    from tcpq.trace.instance import sweep_stale_instances
 
     removed = clean_stale()
     click.echo(f"removed {len(removed)} stale namespace(s)" + (f": {', '.join(removed)}" if removed else ""))
+    instances = sweep_stale_instances()  # `tcpq trace` SIGKILLed: its tcpq-PID instance stays
+    if instances:
+        click.echo(f"removed {len(instances)} stale trace instance(s): {', '.join(instances)}")
 
 
 @lab.command("calibrate")
