@@ -183,3 +183,20 @@ def test_the_server_retransmits_its_fin_until_the_client_acknowledges_it() -> No
     )
     assert result.counters["TcpRetransSegs"] == 3  # 0.3, 0.51 (ACKs dropped), 0.93 s (acked)
     assert result.counters["TcpExtTW"] == 1
+
+
+def test_a_timewait_client_acknowledges_a_retransmitted_fin_with_a_bare_ack() -> None:
+    """The client closes first (close_after 0), so the server's FIN meets a timewait sock:
+    tcp_v4_timewait_ack() sends timestamps only, no D-SACK, and a filter of bare ACKs drops
+    every answer until it ends (fuzz-3-32: the kernel's server had 44 RTOs in a 1 s filter).
+    FIN at ~0.1 s: a loss probe at 0.3, RTOs at 0.51 and 0.93 s; the last is acknowledged."""
+    result = run(
+        duration="3s",
+        server={"backlog": 8, "accept": "immediate"},
+        clients={"count": 1, "at": "0.1s", "request": True, "close_after": "0s"},
+        network={"filter": {"drop": "bare_ack", "from": "0s", "until": "0.6s"}},
+        host=IDEAL_HOST,
+    )
+    assert result.counters["TcpExtTCPLossProbes"] == 1
+    assert result.counters["TcpExtTCPTimeouts"] == 2
+    assert result.counters["TcpRetransSegs"] == 3

@@ -49,6 +49,10 @@ class ClientSide:
         self.program_free_at = 0
         self.program_busy_until = 0  # when its queue of connect() calls will be done (at least)
         self.call_gap = 0
+        # An event-loop client (the lab's generator, ab, curl -Z) makes every connect() call
+        # that is due before it looks at its sockets again: a request due meanwhile waits.
+        self.connects_queued = False
+        self.requests_waiting: list[Conn] = []
         self._timer = link.timer
         self._send = link.send
         self._send_reliably = link.send_reliably
@@ -146,8 +150,20 @@ class ClientSide:
         return start
 
     def request_due(self, conn: Conn) -> None:
-        """The program wants to send the request: it does so at its next free call."""
+        """The program wants to send the request: it does so at its next free call, after the
+        connect() calls already due (it learns of the connection only when it polls again)."""
+        if self.connects_queued:
+            self.requests_waiting.append(conn)
+            return
         self.engine.at(self.program_call(), self.send_request, conn)
+
+    def connects_done(self) -> None:
+        """The program has made every connect() call that was due: the requests that became
+        due meanwhile go out, one call each."""
+        self.connects_queued = False
+        waiting, self.requests_waiting = self.requests_waiting, []
+        for conn in waiting:
+            self.request_due(conn)
 
     def send_request(self, conn: Conn) -> None:
         if conn.state != _ESTABLISHED:

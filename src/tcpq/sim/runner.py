@@ -221,6 +221,7 @@ class _ClientProgram:
             conn = Conn(id=self.next_id, plan=plan, start=0, addr=addresses[index % len(addresses)])
             self.next_id += 1
             self.waiting.append(conn)
+            world.client.connects_queued = True
             if not self.busy:
                 self.busy = True
                 # An event even when due now: the feeder first queues the whole burst, so the
@@ -249,6 +250,7 @@ class _ClientProgram:
             world.engine.at(world.client.program_free_at, self._connect)
         else:
             self.busy = False
+            world.client.connects_done()
         self._announce_busy()
 
 

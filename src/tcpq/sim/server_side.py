@@ -321,11 +321,17 @@ class ServerSide:
             self.fin_acked(conn)
 
     def _fin_ack_filtered(self, conn: Conn) -> bool:
-        """The ACK of a retransmitted FIN acknowledges a duplicate and carries a D-SACK block
-        (RFC 2883): it is not a bare 52-byte ACK, so only a filter of every non-SYN segment
-        drops it (measured: one retransmission, then the ACK gets through the lab's filter)."""
+        """Whether a filter drops the client's ACK of our FIN. A full socket acknowledges a
+        retransmitted FIN as a duplicate with a D-SACK block (RFC 2883, tcp_send_dupack()):
+        not a bare 52-byte ACK, so only a filter of every non-SYN segment drops it (measured:
+        one retransmission, then the ACK gets through the lab's filter). A timewait sock
+        answers it with tcp_v4_timewait_ack() → tcp_v4_send_ack(), timestamps only: a bare
+        ACK again, so a client that closed first leaves our FIN unacknowledged for as long as
+        the filter lasts (fuzz-3-32: 44 server RTOs in a 1 s filter)."""
         sock = conn.server_sock
-        return self._filtered(bare_ack=sock is None or sock.retransmits == 0)
+        from_full_socket = conn.port not in conn.addr.tw.entries
+        dsack = sock is not None and sock.retransmits > 0 and from_full_socket
+        return self._filtered(bare_ack=not dsack)
 
     def fin_timer(self, conn: Conn) -> None:
         sock = conn.server_sock
