@@ -78,8 +78,10 @@ def _peer(record: EventRecord) -> str:
     event = record.event
     if event.kind in (Kind.SYNACK_RETRANSMIT, Kind.RESET_SENT):
         end = event.remote
-    elif record.where.listener is not None and event.local is not None and (
-        event.local.port == record.where.listener.port
+    elif (
+        record.where.listener is not None
+        and event.local is not None
+        and (event.local.port == record.where.listener.port)
     ):
         end = event.remote  # the server's side: show the client
     else:

@@ -130,23 +130,47 @@ def _typed(ts: float, cpu: int, name: str, values: dict[str, str]) -> TraceEvent
         return None
     if kind is Kind.DROP:
         return TraceEvent(
-            ts, cpu, kind, None, None, _pointer(values.get("rx_sk")), _pointer(values.get("skbaddr")),
+            ts,
+            cpu,
+            kind,
+            None,
+            None,
+            _pointer(values.get("rx_sk")),
+            _pointer(values.get("skbaddr")),
             reason=values.get("reason"),
         )
     if kind is Kind.RESET_SENT:
         return TraceEvent(
-            ts, cpu, kind, parse_sockaddr(values.get("src")), parse_sockaddr(values.get("dest")),
-            _pointer(values.get("skaddr")), _pointer(values.get("skbaddr")),
-            state=_state(values.get("state")), reason=values.get("reason"),
+            ts,
+            cpu,
+            kind,
+            parse_sockaddr(values.get("src")),
+            parse_sockaddr(values.get("dest")),
+            _pointer(values.get("skaddr")),
+            _pointer(values.get("skbaddr")),
+            state=_state(values.get("state")),
+            reason=values.get("reason"),
         )
     local, remote = _tuple(values)
     if kind is Kind.STATE:
         return TraceEvent(
-            ts, cpu, kind, local, remote, _pointer(values.get("skaddr")),
-            oldstate=_state(values.get("oldstate")), newstate=_state(values.get("newstate")),
+            ts,
+            cpu,
+            kind,
+            local,
+            remote,
+            _pointer(values.get("skaddr")),
+            oldstate=_state(values.get("oldstate")),
+            newstate=_state(values.get("newstate")),
         )
     return TraceEvent(
-        ts, cpu, kind, local, remote, _pointer(values.get("skaddr")), _pointer(values.get("skbaddr")),
+        ts,
+        cpu,
+        kind,
+        local,
+        remote,
+        _pointer(values.get("skaddr")),
+        _pointer(values.get("skbaddr")),
         state=_state(values.get("state")),
     )
 
