@@ -84,3 +84,18 @@ def test_kernel_drains_a_wave_in_order_and_drops_cost_less_than_children() -> No
     assert 0.2 < grown.syn_us() < 50 and 0.2 < grown.synack_us() < 50
     assert not set(names[:2]) & set(sandbox.ip("netns", "list").stdout.split())
     assert not set(probes) & set(processes(lambda cmdline: b"tcpq.lab." in cmdline))
+
+
+@root_only
+def test_the_client_programs_timeouts_fire_late_never_early() -> None:
+    """The timer probe: every connect whose SYN is dropped is given up by its own timeout,
+    never before it is due (epoll_wait()'s millisecond timeout is rounded up), and most within
+    a few milliseconds (a loop that kept missing its timers would read tens)."""
+    pid = os.getpid()
+    names = (f"tcpq-test-{pid}-tms", f"tcpq-test-{pid}-tmc", f"tqt{pid}s"[:15], f"tqt{pid}c"[:15])
+    with sandbox.lab(names) as lab:
+        lateness = calibrate.measure_timer_lateness(lab)
+    assert len(lateness) == calibrate.TIMER_PROBES
+    assert min(lateness) >= 0
+    assert sorted(lateness)[len(lateness) // 2] < 0.005
+    assert not set(names[:2]) & set(sandbox.ip("netns", "list").stdout.split())

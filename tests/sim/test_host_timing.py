@@ -125,3 +125,21 @@ def test_requests_wait_until_the_programs_due_connects_are_made() -> None:
     assert result.counters["TcpExtTCPReqQFullDrop"] == 45
     assert result.clients.connected == 5
     assert result.clients.pending == 45
+
+
+def test_a_late_connect_timeout_lets_the_syn_retransmission_go_first() -> None:
+    """The SYN RTO (1 s) fires 4-32 ms late on the timer wheel; a client program's 1 s connect
+    timeout fires `timer_late` late. Exactly on time, every client gives up first; 40 ms late
+    (past the wheel's 32 ms), every client retransmits its SYN once before it does."""
+    blocked = {
+        "clients": {"count": 30, "connect_timeout": "1s"},
+        "duration": "2s",
+        "server": {"backlog": 2, "accept": "never"},
+        "network": {"filter": {"drop": "non_syn"}},
+        "kernel": {"sysctl": {"net.ipv4.tcp_syncookies": 0}},
+    }
+    on_time = run({**ISSUE_HOST, "timer_late": "0us"}, **blocked)
+    late = run({**ISSUE_HOST, "timer_late": "40ms"}, **blocked)
+    assert on_time.clients.timed_out == late.clients.timed_out > 0
+    assert on_time.client_counters["TcpExtTCPSynRetrans"] == 0
+    assert late.client_counters["TcpExtTCPSynRetrans"] == late.clients.timed_out

@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from tcpq.lab.calibrate import calibrate, host_toml
+from tcpq.lab.calibrate import calibrate
 from tcpq.scenario import load_host_table
 from tcpq.types import Calibration
 
@@ -38,3 +38,34 @@ def host_table() -> tuple[dict[str, object], Path]:
     if not path.exists():
         save(calibrate(), path)
     return load_host_table(path), path
+
+
+def host_toml(calibration: Calibration, when: str) -> str:
+    """The file `tcpq simulate --host FILE` reads: a [host] table with its provenance."""
+    timing = calibration.timing
+    wakeup = ", ".join(f'"{value}us"' for value in timing.wakeup_us)
+    timer_late = ", ".join(f'"{value}us"' for value in timing.timer_late_us)
+    lines = [
+        f"# Written by `sudo .venv/bin/tcpq lab calibrate` on {when}, kernel {calibration.kernel}.",
+        "# Use: tcpq simulate FILE --host THIS_FILE (or copy the table into a scenario).",
+        *(f"# note: {note}" for note in calibration.notes),
+        "[host]",
+        f"hz = {timing.hz}",
+        f'connect_gap = "{timing.connect_gap_us}us"',
+        f'packet_cost = "{timing.packet_us}us"',
+        f'syn_cost = "{timing.syn_ns}ns"',
+        f'synack_cost = "{timing.synack_ns}ns"',
+        f'child_cost = "{timing.child_ns}ns"',
+        f'drop_cost = "{timing.drop_ns}ns"',
+        f'inline_packet_cost = "{timing.inline_packet_us}us"',
+        f"wakeup = [{wakeup}]",
+        f"behind_client = {timing.behind_client}",
+        f'accept_cost = "{timing.accept_us}us"',
+        f'slice = "{timing.slice_us}us"',
+        f"timer_late = [{timer_late}]",
+        "# not measured: the reference machine's values (docs/scenarios.md, [host])",
+        f'warm_wakeup = "{timing.warm_wakeup_us}us"',
+        f'cold_after = "{timing.cold_after_us}us"',
+        "",
+    ]
+    return "\n".join(lines)

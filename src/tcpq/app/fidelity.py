@@ -34,6 +34,7 @@ def unreplayed_draws(scenario: Scenario) -> list[str]:
     draws by itself is what `simulate(draw_seed=k)` reseeds: exponential service times, packet
     loss, the server's wake-up latency when `host.wakeup` is a distribution and it accepts,
     where the scheduler places the server (behind the client program or not, once per run),
+    how late the client program's connect timeouts fire (when there are any),
     and the jiffies phase of the run's start (model/timing.py), which decides which timers fire
     in the same timer-wheel tick.
     """
@@ -45,6 +46,9 @@ def unreplayed_draws(scenario: Scenario) -> list[str]:
         drawn.append(f"packet loss (network.loss = {scenario.network.loss:g})")
     if len(set(scenario.host.wakeup)) > 1 and scenario.server.accept != "never":
         drawn.append("the server's wake-up latencies (host.wakeup)")
+    timeouts = any(group.connect_timeout is not None for group in scenario.clients)
+    if len(set(scenario.host.timer_late)) > 1 and timeouts:
+        drawn.append("how late the client program's connect timeouts fire (host.timer_late)")
     if 0 < scenario.host.behind_client < 1 and scenario.server.accept != "never":
         drawn.append("whether the server waits behind the client program (host.behind_client)")
     if scenario.host.hz > 0:

@@ -1,6 +1,6 @@
 """`tcpq lab calibrate`: measure the host's speed (model/timing.py) with the lab's own programs.
 
-Six probes in throwaway namespaces, independent of any scenario (nothing is fitted to a
+Seven probes in throwaway namespaces, independent of any scenario (nothing is fitted to a
 scenario being compared):
 
 - wake-up: ten times a fresh lab server (an epoll loop, as `accept = "immediate"` runs) and a
@@ -22,11 +22,14 @@ scenario being compared):
 - packet costs: waves of 200 retransmitted SYNs timed where the server's interface receives
   them (lab/wave.py): per SYN, SYN-ACK, final ACK that creates a child, and final ACK that a
   full accept queue drops.
+- timer lateness: 100 of the generator's connects, 3 ms apart, at that port, each given up by
+  a 0.3 s connect timeout: how late the program's own timer fired (`timer_late`).
 
 The timer tick is the kernel's CONFIG_HZ, read from /proc/config.gz or /boot/config-*, else
 250 (the reference machine's) with a note.
 """
 
+import contextlib
 import gzip
 import itertools
 import json
@@ -34,7 +37,7 @@ import platform
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tcpq.errors import TcpqError
@@ -57,6 +60,9 @@ LONG_BURST = 400  # clients in each: ~6-10 ms, longer than a scheduler slice
 LONG_ROUND_S = 0.06
 QUEUED = 200
 GAP_BURST = 300  # the generator's burst for its connect gap
+TIMER_PROBES = 100  # connects the timer probe gives up by their timeout
+TIMER_SPACING_S = 0.003
+TIMER_TIMEOUT_S = 0.3
 WAVE = 200  # clients in each wave of the packet-cost probe
 WAVE_TRIES = 4  # a split wave (lab/wave.py) is probed again; 4 tries all split at ~0.4 % when busy
 WAVE_PORT_STRIDE = 100  # a retry's port: clear of the ports the other waves use
@@ -144,8 +150,10 @@ def measure_accept_cost(lab: sandbox.Lab) -> list[float]:
     return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
-def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_s: float) -> list[float]:
-    """Run the lab's client generator on `times`; when each connect() call was made (monotonic).
+def _generator_report(
+    lab: sandbox.Lab, port: int, times: list[float], duration_s: float, connect_timeout_s: float | None = None
+) -> tuple[float, dict[str, object]]:
+    """Run the lab's client generator on `times`: its start T0 (monotonic) and its report.
 
     The lab's own sampler runs meanwhile: it takes CPU time from the server as in every lab run."""
     config = {
@@ -155,7 +163,7 @@ def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_
         "groups": [
             {
                 "times_s": times,
-                "connect_timeout_s": None,
+                "connect_timeout_s": connect_timeout_s,
                 "request": False,
                 "request_after_s": 0.0,
                 "close_after_s": None,
@@ -177,7 +185,16 @@ def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_
     finally:
         sampler.stop()
         clients.kill()
-    return sorted(t0 + float(t) for t in report["started_s"])
+    assert isinstance(report, dict)
+    return t0, report
+
+
+def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_s: float) -> list[float]:
+    """When each connect() call of the generator was made (monotonic)."""
+    t0, report = _generator_report(lab, port, times, duration_s)
+    started = report["started_s"]
+    assert isinstance(started, list)
+    return sorted(t0 + float(t) for t in started)
 
 
 def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[float]]:
@@ -272,19 +289,46 @@ def preemption_waits(starts: list[float], accepted: list[float], burst: int, rou
     return waits
 
 
-def measure_connect_gaps(lab: sandbox.Lab) -> list[float]:
-    """The generator's own pace: a burst at a port whose SYNs an nft rule in the server
-    namespace drops, so no handshake is processed inside its connect() calls (as for most
-    calls of an overflowing burst)."""
+@contextlib.contextmanager
+def _syns_dropped(lab: sandbox.Lab) -> Iterator[int]:
+    """A port of the server namespace whose SYNs an nft rule there drops (yielded)."""
     table = "tcpqcal"
     lab.server.run("nft", "add", "table", "inet", table)
     lab.server.run("nft", "add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }")
     lab.server.run("nft", "add", "rule", "inet", table, "in", "tcp", "dport", str(PORTS["dropped"]), "drop")
     try:
-        starts = _generator_starts(lab, PORTS["dropped"], [0.0] * GAP_BURST, 0.5)
+        yield PORTS["dropped"]
     finally:
         lab.server.run("nft", "delete", "table", "inet", table, check=False)
+
+
+def measure_connect_gaps(lab: sandbox.Lab) -> list[float]:
+    """The generator's own pace: a burst at a port whose SYNs are dropped, so no handshake is
+    processed inside its connect() calls (as for most calls of an overflowing burst)."""
+    with _syns_dropped(lab) as port:
+        starts = _generator_starts(lab, port, [0.0] * GAP_BURST, 0.5)
     return [later - earlier for earlier, later in itertools.pairwise(starts)]
+
+
+def measure_timer_lateness(lab: sandbox.Lab) -> list[float]:
+    """How late the client program's own timers fire: connects whose SYNs are dropped, each
+    given up by its connect timeout (TIMER_TIMEOUT_S, below the 1 s SYN RTO); the lateness is
+    when the generator ended it minus when it was due. A user-space timer in an event loop
+    waits in epoll_wait(), whose timeout is whole milliseconds rounded up, plus a wake-up: it
+    decides whether a client gives up before or after a SYN retransmission due at the same
+    second (the timer wheel fires that one 0-32 ms late)."""
+    times = [k * TIMER_SPACING_S for k in range(TIMER_PROBES)]
+    duration_s = times[-1] + TIMER_TIMEOUT_S + 0.2
+    with _syns_dropped(lab) as port:
+        _, report = _generator_report(lab, port, times, duration_s, connect_timeout_s=TIMER_TIMEOUT_S)
+    started, ended = report["started_s"], report["ended_at_s"]
+    assert isinstance(started, list) and isinstance(ended, dict)
+    timed_out = ended.get("timed_out", [])
+    assert isinstance(timed_out, list)
+    if len(timed_out) != len(started):
+        raise TcpqError("calibrate: the timer probe's connects did not all time out")
+    # One timeout for all, so the order of the ends is the order of the starts.
+    return [end - (start + TIMER_TIMEOUT_S) for start, end in zip(sorted(started), timed_out, strict=True)]
 
 
 def _wave(lab: sandbox.Lab, port: int, config: dict[str, object]) -> Wave:
@@ -387,6 +431,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         measure_accept_cost,
         measure_connect_gaps,
         measure_packet_costs,
+        measure_timer_lateness,
     ]
     results: list[object] = []
     total = len(steps) + PLACEMENT_TRIALS
@@ -403,9 +448,9 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
             results.append(step(lab))
             advance()
     placements = measure_placement(advance)
-    bursts, waits, accept_gaps, connect_gaps, costs = results
+    bursts, waits, accept_gaps, connect_gaps, costs, timer_lateness = results
     assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(waits, list)
-    assert isinstance(connect_gaps, list) and isinstance(costs, dict)
+    assert isinstance(connect_gaps, list) and isinstance(costs, dict) and isinstance(timer_lateness, list)
     firsts, burst_gaps = bursts
     if len(firsts) < TRIALS * ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
         raise TcpqError("calibrate: too few samples (the probes fell behind); try again on a quieter machine")
@@ -437,6 +482,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         # Not measured here: the reference machine's (docs/scenarios.md, [host]).
         warm_wakeup_us=REFERENCE_HOST.warm_wakeup_us,
         cold_after_us=REFERENCE_HOST.cold_after_us,
+        timer_late_us=_deciles(timer_lateness),
     )
     samples = {
         "wakeup": len(firsts),
@@ -445,34 +491,6 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         "accept": len(accept_gaps) + 1,
         "connect": len(connect_gaps) + 1,
         "packet": 2 * REPEAT,  # waves of WAVE clients
+        "timer": len(timer_lateness),
     }
     return Calibration(kernel=release, timing=timing, samples=samples, notes=notes)
-
-
-def host_toml(calibration: Calibration, when: str) -> str:
-    """The file `tcpq simulate --host FILE` reads: a [host] table with its provenance."""
-    timing = calibration.timing
-    wakeup = ", ".join(f'"{value}us"' for value in timing.wakeup_us)
-    lines = [
-        f"# Written by `sudo .venv/bin/tcpq lab calibrate` on {when}, kernel {calibration.kernel}.",
-        "# Use: tcpq simulate FILE --host THIS_FILE (or copy the table into a scenario).",
-        *(f"# note: {note}" for note in calibration.notes),
-        "[host]",
-        f"hz = {timing.hz}",
-        f'connect_gap = "{timing.connect_gap_us}us"',
-        f'packet_cost = "{timing.packet_us}us"',
-        f'syn_cost = "{timing.syn_ns}ns"',
-        f'synack_cost = "{timing.synack_ns}ns"',
-        f'child_cost = "{timing.child_ns}ns"',
-        f'drop_cost = "{timing.drop_ns}ns"',
-        f'inline_packet_cost = "{timing.inline_packet_us}us"',
-        f"wakeup = [{wakeup}]",
-        f"behind_client = {timing.behind_client}",
-        f'accept_cost = "{timing.accept_us}us"',
-        f'slice = "{timing.slice_us}us"',
-        "# not measured: the reference machine's values (docs/scenarios.md, [host])",
-        f'warm_wakeup = "{timing.warm_wakeup_us}us"',
-        f'cold_after = "{timing.cold_after_us}us"',
-        "",
-    ]
-    return "\n".join(lines)

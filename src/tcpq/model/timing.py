@@ -102,6 +102,12 @@ class HostTiming:
     synack_ns: int | None = None  # a SYN-ACK the client answers with its final ACK
     child_ns: int | None = None  # a final ACK (or cookie ACK) that creates a child
     drop_ns: int | None = None  # a SYN or final ACK the listener drops (a full accept queue)
+    # The client program's own timers (its connect timeout): how late they fire, an empirical
+    # distribution like `wakeup_us`. An event loop waits in epoll_wait(), whose timeout is
+    # whole milliseconds rounded up, then wakes: 0.1-1 ms. It decides whether a client gives
+    # up before or after a SYN retransmission due at the same second (the timer wheel fires
+    # that 4-32 ms late at HZ 250, so the client mostly gives up first).
+    timer_late_us: tuple[int, ...] = (0,)
 
     def costs(self) -> "PacketCosts":
         """The softirq cost of each kind of packet in ns, `packet_us` where a kind is unset."""
@@ -129,6 +135,7 @@ class HostTiming:
             and self.accept_us == 0
             and self.behind_client == 0
             and self.warm_wakeup_us == 0
+            and not any(self.timer_late_us)
         )
 
 
@@ -165,4 +172,5 @@ REFERENCE_HOST = HostTiming(
     slice_us=4217,
     warm_wakeup_us=30,
     cold_after_us=1000,
+    timer_late_us=(132, 240, 432, 474, 516, 549, 611, 654, 765, 1012),
 )

@@ -36,6 +36,10 @@ def render_calibration(calibration: Calibration, files: list[Path]) -> Group:
     table.add_row(
         "behind_client", f"{timing.behind_client:.0%}", "lab runs whose server waits out the client's burst"
     )
+    late = ", ".join(str(value) for value in timing.timer_late_us)
+    table.add_row(
+        "timer_late", "deciles", f"{late} µs late, the client's timeouts ({samples.get('timer', 0)})"
+    )
     parts: list[Table | Text] = [table]
     parts += [Text(f"note: {note}") for note in calibration.notes]
     parts += [Text(f"written: {path}") for path in files]

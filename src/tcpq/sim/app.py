@@ -51,7 +51,7 @@ class ServerApp:
         self.host = host
         self.request_mode = request_mode
         self.accept_us = timing.accept_us
-        self.latency = _wakeup_sampler(timing.wakeup_us, rng)
+        self.latency = quantile_sampler(timing.wakeup_us, rng)
         self.behind_client = timing.behind_client
         # Where the scheduler puts the woken server, drawn once per run: measured, the server
         # stays on the client program's CPU (or off it) for tens of bursts in a row — a
@@ -297,8 +297,8 @@ def _sampler(service: ServiceTime, rng: random.Random) -> Callable[[], int]:
     return lambda: round(rng.expovariate(1.0 / mean)) if mean > 0 else 0
 
 
-def _wakeup_sampler(quantiles: tuple[int, ...], rng: random.Random) -> Callable[[], int]:
-    """Draw a wake-up latency from its measured quantiles (uniformly; one value: fixed)."""
+def quantile_sampler(quantiles: tuple[int, ...], rng: random.Random) -> Callable[[], int]:
+    """Draw a latency from its measured quantiles (uniformly; one value: fixed)."""
     if len(quantiles) == 1:
         value = quantiles[0]
         return lambda: value

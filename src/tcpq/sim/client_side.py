@@ -5,6 +5,7 @@ decision into packets to the server side and timers; the socket's state moves on
 lifecycle.client_next.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tcpq.model import client as mclient
@@ -53,6 +54,8 @@ class ClientSide:
         # that is due before it looks at its sockets again: a request due meanwhile waits.
         self.connects_queued = False
         self.requests_waiting: list[Conn] = []
+        # How late the program's own timer (its connect timeout) fires: a draw (runner.py).
+        self.timer_late: Callable[[], int] = lambda: 0
         self._timer = link.timer
         self._send = link.send
         self._send_reliably = link.send_reliably
@@ -95,7 +98,7 @@ class ClientSide:
         sock = conn.sock = mclient.tcp_connect(self.client_ns, conn.id, now)
         self._timer(now + sock.rto_us, self._syn_timer, conn)
         if conn.plan.connect_timeout is not None:
-            self.engine.after(conn.plan.connect_timeout, self.app_timeout, conn)
+            self.engine.after(conn.plan.connect_timeout + self.timer_late(), self.app_timeout, conn)
         self._send(self._server_syn, conn)
 
     def syn_timer(self, conn: Conn) -> None:

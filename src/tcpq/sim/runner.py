@@ -21,7 +21,7 @@ from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.model.timing import HostTiming
 from tcpq.scenario import Scenario, expected_attempts
-from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp
+from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp, quantile_sampler
 from tcpq.sim.arrivals import arrival_times
 from tcpq.sim.conn import Conn, GroupPlan
 from tcpq.sim.engine import Engine
@@ -352,6 +352,9 @@ def simulate(
         host=timing,
     )
     world.server.app = _make_app(scenario, engine, world.server, timing, rng)
+    # A stream of its own, so that scenarios without a connect timeout draw as before.
+    timer_rng = random.Random(f"{scenario.seed}:timers" + ("" if draw_seed is None else f":{draw_seed}"))
+    world.client.timer_late = quantile_sampler(timing.timer_late_us, timer_rng)
     world.server.close_delay = scenario.server.close_delay
     program = _ClientProgram(world, timing)
     attempted = 0
