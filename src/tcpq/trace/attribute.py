@@ -22,7 +22,8 @@ from tcpq.observe.snapshot import netns_label
 from tcpq.trace.events import Endpoint, Kind, TraceEvent
 
 WILDCARDS = frozenset({"0.0.0.0", "::"})
-MIN_REFRESH_S = 0.1  # a storm of unknown pointers re-reads the tables at most this often
+MIN_REFRESH_S = 0.25  # a storm of new sockets re-reads the tables at most this often
+OWNERS_EVERY_S = 1.0  # clients' owners (thousands of fds to readlink in a storm): once a second
 KNOWN_MAX = 200_000  # remembered connection → attribution pairs (events after a socket is gone)
 TABLES = (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6))
 POINTER_COLUMN = 11  # /proc/net/tcp: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr
@@ -157,7 +158,8 @@ class SocketIndex:
         self._listeners: list[Sock] = []
         self._owners: dict[int, tuple[Owner, ...]] = {}
         self._known: dict[tuple[Endpoint, Endpoint], Attribution] = {}
-        self._refreshed = 0.0
+        self._refreshed = -MIN_REFRESH_S
+        self._owners_read = -OWNERS_EVERY_S
         self.refreshes = 0
 
     def refresh(self) -> None:
@@ -177,13 +179,20 @@ class SocketIndex:
                 else:
                     by_tuple.setdefault((sock.local, sock.remote), []).append(sock)
         self._by_pointer, self._by_tuple, self._listeners = by_pointer, by_tuple, listeners
-        # Every socket's owner, not only listeners': a client's SYN retransmission names its program.
-        inodes = [sock.inode for sock in by_pointer.values()] + [sock.inode for sock in listeners]
+        # Listeners' owners at every re-read; every other socket's (a client's SYN retransmission
+        # names its program) once a second, since a storm has thousands of new fds each time.
+        now = time.monotonic()
+        inodes = [sock.inode for sock in listeners]
+        if now - self._owners_read >= OWNERS_EVERY_S:
+            inodes += [sock.inode for socks in by_tuple.values() for sock in socks]
+            self._owners_read = now
         owners = self._pmap.owners(inodes)
-        self._owners = {
-            inode: tuple(Owner(ref.pid, ref.comm) for ref in refs) for inode, refs in owners.items()
-        }
-        self._refreshed = time.monotonic()
+        self._owners.update(
+            (inode, tuple(Owner(ref.pid, ref.comm) for ref in refs)) for inode, refs in owners.items()
+        )
+        if len(self._owners) > KNOWN_MAX:
+            self._owners = {inode: self._owners[inode] for inode in inodes if inode in self._owners}
+        self._refreshed = now
         self.refreshes += 1
 
     @property
@@ -249,6 +258,13 @@ class SocketIndex:
         if len(self._known) >= KNOWN_MAX:
             self._known.clear()
         self._known[(event.local, event.remote)] = found
+
+    def ready(self, events: Sequence[TraceEvent]) -> bool:
+        """Whether `attribute` can settle these now: all are known, or a re-read is allowed. A
+        batch that is not ready waits for the next one (its events are held back, in order)."""
+        if time.monotonic() - self._refreshed >= MIN_REFRESH_S:
+            return True
+        return all(self._lookup(event) is not None for event in events)
 
     def attribute(self, events: Iterable[TraceEvent]) -> list[Attribution]:
         """One attribution per event, in order; one table re-read at most for the whole batch."""

@@ -37,7 +37,7 @@ from tcpq.trace.tally import (
     deltas,
 )
 
-BUFFER_KB = 512  # per CPU: ≈6,000 events, over half a second of a 10k/s storm (docs/trace.md)
+BUFFER_KB = 1024  # per CPU: ≈10,000 events, a second of a 10k/s storm on 2 CPUs (docs/trace.md)
 BATCH_S = 0.1
 INTERVAL_S = 1.0
 READ_CHUNK = 1 << 16
@@ -343,8 +343,12 @@ class TraceSession:
             select.select([fd], [], [], max(0.0, wake - now))
             time.sleep(max(0.0, min(BATCH_S, wake - time.monotonic())))  # gather a batch
             events = state.carry + self._drain(state)
-            state.carry = []
-            self._handle(state, events, emit)
+            assert self._index is not None
+            if self._index.ready(events):
+                state.carry = []
+                self._handle(state, events, emit)
+            else:  # sockets not in the tables yet, re-read too recently: wait a batch
+                state.carry = events
 
     def _summary(self, state: _Run, end: float) -> Summary:
         assert self._instance is not None
