@@ -237,8 +237,10 @@ def run_lab(
         listener_model.synq_limit,
         sampler,
         report,
-        _delta(after_server, before_server),
-        _delta(after_client, before_client),
+        # Counted over the run's duration, as the simulator does: a retransmission wave due at
+        # 1.004-1.032 s (the timer wheel) falls after a 1 s run even if teardown takes longer.
+        _delta(sampler.end_counters or after_server, before_server),
+        _delta(sampler.end_client_counters or after_client, before_client),
         notes,
         (before_server, before_client),
         evidence,

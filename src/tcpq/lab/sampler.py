@@ -3,7 +3,9 @@
 It keeps the accept-queue and SYN-queue peaks between samples of the simulator's time grid, the
 listener's limit and sk_drops, and ListenDrops at each grid point. The grid counts from the
 lab's shared start T0 (a time.monotonic() instant, runner.py) and ends at T0 + duration, where
-one last sample is taken together with the namespace's counters (`end_counters`). With
+one last sample is taken together with the namespace's counters (`end_counters`, and the
+client namespace's `end_client_counters`: the run's counters are those of its duration, as
+the simulator's, not of the teardown after it, when a 1 s timer-wheel tick may still fire). With
 `client_net` (/proc/PID/net of a process in the client namespace: readable from here without
 entering that namespace) each grid point also holds the client namespace's mib.CLIENT_SERIES,
 read right after the server's.
@@ -100,6 +102,7 @@ class ListenerSampler:
     drops: int | None = None
     samples: int = 0
     end_counters: dict[str, int] = field(default_factory=dict)
+    end_client_counters: dict[str, int] = field(default_factory=dict)  # with client_net
     grid: list[GridPoint] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -154,7 +157,7 @@ class ListenerSampler:
                 )
                 next_grid += self.interval_s
             if final:
-                self.end_counters = counters
+                self.end_counters, self.end_client_counters = counters, client
                 return
             # wake at the next grid point too, so its counters are read when it falls due, not up
             # to PERIOD_S later (a SYN retransmitted at 1.004 s belongs to the interval ending at 1.1)
