@@ -1,19 +1,38 @@
-"""The command line: parse, call one function, render. No logic lives here."""
+"""The command line: parse, call one function, render. No logic lives here.
 
-import platform
+Start-up is part of every host command's cost, so nothing here imports more than click:
+each command imports what it needs when it runs, and the commands kept in other modules are
+found through `COMMANDS` and imported only when named (or listed by `tcpq --help`).
+"""
+
+import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from tcpq import __version__
-from tcpq.cli_common import emit_run_result, picture_options, stdout, write_pictures
+from tcpq.cli_common import stdout
 from tcpq.errors import TcpqError, Terminated
-from tcpq.report.json import dumps
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+# The commands defined in other modules, by name: "module:attribute". One line registers one.
+COMMANDS: dict[str, str] = {
+    "simulate": "tcpq.cli_simulate:simulate",
+    "status": "tcpq.cli_host:status",
+    "states": "tcpq.cli_host:states",
+    "counters": "tcpq.cli_host:counters",
+    "sysctl": "tcpq.cli_host:sysctl",
+    "doctor": "tcpq.cli_host:doctor",
+    "lab": "tcpq.cli_lab:lab",
+    "compare": "tcpq.cli_lab:compare_command",
+    "report": "tcpq.cli_report:report",
+    "export": "tcpq.cli_export:export",
+    "top": "tcpq.cli_top:top",
+    "trace": "tcpq.cli_trace:trace",
+}
 
 
 def _stdout() -> "Console":
@@ -33,7 +52,25 @@ def _interrupted(exc: KeyboardInterrupt) -> NoReturn:
     sys.exit(EXIT_INTERRUPTED)
 
 
+def _release() -> str:
+    # platform.release() is os.uname().release on Linux, without importing `platform` (~2 ms).
+    return os.uname().release
+
+
 class _Group(click.Group):
+    """The top-level group: commands of COMMANDS loaded on first use; TcpqError → one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _, attribute = COMMANDS[cmd_name].partition(":")
+            # __import__, not importlib.import_module: the latter bypasses `-X importtime`.
+            loaded = __import__(module, fromlist=[attribute])
+            self.add_command(getattr(loaded, attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
     def make_context(
         self,
         info_name: str | None,
@@ -82,84 +119,6 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a scenario key, e.g. server.backlog=128 or kernel.sysctl.net.core.somaxconn=128.",
-)
-@click.option(
-    "--seed", type=int, default=None, help="Random seed, 0 to 4294967295 (overrides the file's seed)."
-)
-@click.option(
-    "--max-memory",
-    metavar="SIZE",
-    default=None,
-    help="Allow a run estimated to need up to SIZE (e.g. 8G); default: half of MemAvailable, at most 4G.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the RunResult as JSON.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Also write the RunResult as JSON to this file.",
-)
-@click.option(
-    "--host",
-    "host_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The host's speed from `tcpq lab calibrate` (a [host] table); default: the reference machine.",
-)
-@picture_options
-def simulate(
-    file: Path,
-    overrides: tuple[str, ...],
-    seed: int | None,
-    max_memory: str | None,
-    as_json: bool,
-    out: Path | None,
-    host_file: Path | None,
-    html_file: Path | None,
-    png_dir: Path | None,
-) -> None:
-    """Predict what a scenario does to a service, with the kernel model.
-
-    The report names the overrides and the sysctls the run used (* marks a value that differs
-    from the kernel's default). A run estimated to need more memory than allowed is refused
-    before it starts.
-
-    \b
-    Examples:
-      tcpq simulate examples/backlog-nobody-accepts.toml
-      tcpq simulate examples/nginx-somaxconn-128.toml --set kernel.sysctl.net.core.somaxconn=4096
-      tcpq simulate examples/synflood-cookies-1.toml --json --out result.json
-      tcpq simulate examples/java-backlog-50.toml --host host.toml
-      tcpq simulate examples/synflood-cookies-1.toml --seed 7 --max-memory 8G
-      tcpq simulate examples/backlog-nobody-accepts.toml --html run.html --png charts/
-    """
-    from tcpq.observe.procfs import read_mem_available
-    from tcpq.report.console import progress
-    from tcpq.scenario import load_scenario
-    from tcpq.sim.runner import memory_limit
-    from tcpq.sim.runner import simulate as run_simulation
-
-    scenario = load_scenario(file, overrides, host_file=host_file, seed=seed)
-    limit = memory_limit(max_memory, read_mem_available())
-    with progress(f"simulating {scenario.name}") as on_progress:
-        result = run_simulation(
-            scenario,
-            running_release=platform.release(),
-            origin=str(file),
-            on_progress=on_progress,
-            overrides=overrides,
-            memory=limit,
-        )
-    emit_run_result(result, as_json, out)
-    write_pictures([result], None, file, html_file, png_dir)
-
-
-@main.command()
 @click.argument("term", required=False)
 @click.option(
     "--kernel",
@@ -183,7 +142,7 @@ def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_
     from tcpq.kernel.lookup import entry_to_dict, topic_to_dict, topics
     from tcpq.kernel.lookup import explain as lookup
     from tcpq.kernel.versions import parse_version
-    from tcpq.report.explain import render_entry, render_topics
+    from tcpq.report.json import dumps
 
     if list_topics:
         if term is not None:
@@ -191,35 +150,17 @@ def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_
         if as_json:
             click.echo(dumps({"topics": [topic_to_dict(entry) for entry in topics()]}))
         else:
+            from tcpq.report.explain import render_topics
+
             _stdout().print(render_topics(topics()))
         return
     if term is None:
         raise TcpqError("explain: give a TERM, e.g. `tcpq explain somaxconn`, or --list for every topic")
-    version = parse_version(kernel_version or platform.release())
+    version = parse_version(kernel_version or _release())
     entry = lookup(term, version)
     if as_json:
         click.echo(dumps(entry_to_dict(entry, version)))
     else:
+        from tcpq.report.explain import render_entry  # rich: only when drawing
+
         _stdout().print(render_entry(entry, version))
-
-
-def _register() -> None:
-    from tcpq import cli_export, cli_host, cli_lab, cli_report, cli_top, cli_trace
-
-    for command in (
-        cli_host.status,
-        cli_host.states,
-        cli_host.counters,
-        cli_host.sysctl,
-        cli_host.doctor,
-        cli_lab.lab,
-        cli_lab.compare_command,
-        cli_report.report,
-        cli_export.export,
-        cli_top.top,
-        cli_trace.trace,
-    ):
-        main.add_command(command)
-
-
-_register()

@@ -1,15 +1,16 @@
-"""Helpers shared by the command modules (consoles, JSON output)."""
+"""Helpers shared by the command modules (consoles, JSON output). Imported by every command,
+so it imports only click; the rest comes when a helper is called."""
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from tcpq.errors import TcpqError
-from tcpq.report.json import dumps
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
     from tcpq.compare import Comparison
@@ -23,19 +24,23 @@ def stdout() -> "Console":
 
 
 def print_json(data: object) -> None:
+    from tcpq.report.json import dumps
+
     click.echo(dumps(data))
 
 
-def write_json(path: Path, data: object) -> None:
+def write_json(path: "Path", data: object) -> None:
+    from tcpq.report.json import dumps
+
     try:
         path.write_text(dumps(data) + "\n", encoding="utf-8")
     except OSError as exc:
         raise TcpqError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def emit_run_result(result: "RunResult", as_json: bool, out: Path | None) -> None:
+def emit_run_result(result: "RunResult", as_json: bool, out: "Path | None") -> None:
     """Print a RunResult (terminal or JSON) and, with --out, also write its JSON to a file."""
-    from tcpq.report.json import run_result_dict
+    from tcpq.report.json import dumps, run_result_dict
     from tcpq.report.run import render_run
 
     data = run_result_dict(result)
@@ -49,6 +54,8 @@ def emit_run_result(result: "RunResult", as_json: bool, out: Path | None) -> Non
 
 def picture_options(command: Callable[..., None]) -> Callable[..., None]:
     """--html FILE and --png DIR, as simulate, lab, compare and report take them."""
+    from pathlib import Path  # ~10 ms (urllib, ipaddress): not for `tcpq explain`
+
     command = click.option(
         "--png",
         "png_dir",
@@ -68,9 +75,9 @@ def picture_options(command: Callable[..., None]) -> Callable[..., None]:
 def write_pictures(
     runs: "Sequence[RunResult]",
     comparison: "Comparison | None",
-    scenario_file: Path | None,
-    html_file: Path | None,
-    png_dir: Path | None,
+    scenario_file: "Path | None",
+    html_file: "Path | None",
+    png_dir: "Path | None",
 ) -> None:
     """The HTML page and/or the PNG charts of a run (or of model and kernel), said on stderr."""
     if html_file is None and png_dir is None:

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import click
 
-from tcpq.cli_common import emit_run_result, picture_options, stdout, write_json, write_pictures
+from tcpq.cli_common import emit_run_result, picture_options, print_json, stdout, write_json, write_pictures
 from tcpq.errors import TcpqError
-from tcpq.report.json import dumps
 
 
 class _LabGroup(click.Group):
@@ -106,7 +105,7 @@ def lab_calibrate(out: Path | None, as_json: bool) -> None:
         except OSError as exc:
             raise TcpqError(f"cannot write {out}: {exc.strerror}") from None
     if as_json:
-        click.echo(dumps({**to_jsonable(calibration), "files": [str(path) for path in written]}))
+        print_json({**to_jsonable(calibration), "files": [str(path) for path in written]})
     else:
         stdout().print(render_calibration(calibration, written))
 
@@ -161,7 +160,7 @@ def compare_command(
     if out is not None:
         write_json(out, data)
     if as_json:
-        click.echo(dumps(data))
+        print_json(data)
     else:
         stdout().print(render_comparison(comparison))
     write_pictures([simulated, measured], comparison, file, html_file, png_dir)
@@ -196,7 +195,7 @@ def lab_verify(long_checks: bool, as_json: bool) -> None:
         long=long_checks, on_check=None if as_json else lambda name: click.echo(f"… {name}", err=True)
     )
     if as_json:
-        click.echo(dumps({"checks": [to_jsonable(result) for result in results]}))
+        print_json({"checks": [to_jsonable(result) for result in results]})
     else:
         stdout().print(render_checks(results))
     if any(result.verdict is Verdict.FAIL for result in results):
@@ -237,7 +236,7 @@ def lab_fuzz(count: str, seed: int | None, as_json: bool, keep_dir: Path | None)
     with steps(total) as show:
         report = run_fuzz(seed, total, keep, on_progress=show)
     if as_json:
-        click.echo(dumps(fuzz_dict(report)))
+        print_json(fuzz_dict(report))
     else:
         stdout().print(render_fuzz(report))
     sys.exit(exit_status(report))

@@ -6,7 +6,6 @@ so every alias of every entry goes into one index; a miss suggests the nearest s
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -80,6 +79,8 @@ def _suggest(key: str) -> list[str]:
     """Up to MAX_SUGGESTIONS spellings of distinct entries, nearest first."""
     if not key:
         return []
+    import difflib  # ~7 ms, and only a miss needs it: not on every `tcpq explain`
+
     matches = difflib.get_close_matches(key, list(_INDEX), n=len(_INDEX), cutoff=SUGGESTION_CUTOFF)
     suggestions: list[str] = []
     seen: set[str] = set()

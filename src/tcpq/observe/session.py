@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from tcpq.doctor import diagnose
 from tcpq.errors import PermissionDenied, TcpqError
 from tcpq.kernel.resolve import sysctl_rows
 from tcpq.kernel.versions import parse_version
@@ -217,6 +216,8 @@ class DoctorRun:
 def doctor(target: Targets, interval_s: float) -> DoctorRun:
     """Two samples of each namespace and the findings between them; with `--netns all` a
     namespace that vanishes is listed as not seen, never an error."""
+    from tcpq.doctor import diagnose  # the rules: only for doctor, not for every host command
+
     result = scan(target, interval_s)
     reports = []
     for item in result.samples:
