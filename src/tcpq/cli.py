@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from tcpq import __version__
-from tcpq.cli_common import stdout
+from tcpq.cli_common import print_json, stdout
 from tcpq.errors import TcpqError, Terminated
 
 if TYPE_CHECKING:
@@ -142,13 +142,12 @@ def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_
     from tcpq.kernel.lookup import entry_to_dict, topic_to_dict, topics
     from tcpq.kernel.lookup import explain as lookup
     from tcpq.kernel.versions import parse_version
-    from tcpq.report.json import dumps
 
     if list_topics:
         if term is not None:
             raise TcpqError(f"explain: give a TERM ({term!r}) or --list, not both")
         if as_json:
-            click.echo(dumps({"topics": [topic_to_dict(entry) for entry in topics()]}))
+            print_json({"topics": [topic_to_dict(entry) for entry in topics()]})
         else:
             from tcpq.report.explain import render_topics
 
@@ -159,7 +158,7 @@ def explain(term: str | None, kernel_version: str | None, list_topics: bool, as_
     version = parse_version(kernel_version or _release())
     entry = lookup(term, version)
     if as_json:
-        click.echo(dumps(entry_to_dict(entry, version)))
+        print_json(entry_to_dict(entry, version))
     else:
         from tcpq.report.explain import render_entry  # rich: only when drawing
 
