@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "export": "tcpq.cli_export:export",
     "top": "tcpq.cli_top:top",
     "trace": "tcpq.cli_trace:trace",
+    "sweep": "tcpq.cli_sweep:sweep",
 }
 
 
