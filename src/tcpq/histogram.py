@@ -73,3 +73,18 @@ def quantile_bucket(hist: Histogram, q: float) -> int:
         if seen >= rank:
             return index
     return len(hist.counts) - 1
+
+
+def share_at_or_below(hist: Histogram, value_s: float, *, bound: str) -> float:
+    """The share of samples ≤ value_s, bounded by what the buckets can tell: "lower" counts only
+    the buckets wholly at or below it, "upper" every bucket that starts at or below it."""
+    total = sum(hist.counts)
+    if total == 0:
+        return 0.0
+    seen = 0
+    for index, count in enumerate(hist.counts):
+        low, high = bucket_bounds(index)
+        inside = high <= value_s if bound == "lower" else low <= value_s
+        if inside:
+            seen += count
+    return seen / total
