@@ -32,6 +32,7 @@ from tcpq.scenario import (
     MAX_SEED,
     Scenario,
     apply_override,
+    expected_attempts,
     load_scenario,
     parse_override,
     scenario_from_dict,
@@ -352,8 +353,6 @@ LONG_SWEEP_S = 60.0  # warn above this
 
 def estimated_seconds(plan: SweepPlan, processes: int) -> float:
     """Wall time the runs should take on `processes` processes, from the offered attempts."""
-    from tcpq.scenario import expected_attempts
-
     total = 0.0
     for task in plan.tasks:
         scenario = task.scenario
