@@ -57,7 +57,7 @@ def canned(monkeypatch: pytest.MonkeyPatch) -> None:
         counter_deltas=dict(COUNTS),
     )
 
-    def scan(_target: object, interval_s: float | None, *_args: object) -> session.Scan:
+    def scan(_target: object, interval_s: float | None, *_args: object, **_kwargs: object) -> session.Scan:
         return session.Scan([session.Sample(before, after, rates if interval_s else None)])
 
     monkeypatch.setattr(session, "targets", lambda _spec: session.Targets([]))

@@ -63,16 +63,17 @@ def _frames(
 ) -> None:
     """--watch: redraw in place on a terminal; elsewhere (or with --json) one frame after another,
     JSON as one document per line (NDJSON)."""
-    from rich.live import Live
-
     from tcpq.report.json import to_jsonable
 
-    console = stdout()
     try:
         if as_json:
             for frame in frames:
                 click.echo(json.dumps(to_jsonable(document(frame))))
-        elif console.is_terminal:
+            return
+        from rich.live import Live
+
+        console = stdout()
+        if console.is_terminal:
             with Live(console=console, auto_refresh=False) as live:
                 for frame in frames:
                     live.update(render(frame), refresh=True)
@@ -129,7 +130,7 @@ def status(
     """
     from tcpq.app import host_views
     from tcpq.observe import session
-    from tcpq.report.host import render_status_scan
+    from tcpq.observe.snapshot import Attribution
 
     selected = host_views.selection(sport, dport, sort, top, listeners=True)
     target = session.targets(netns)
@@ -138,16 +139,22 @@ def status(
         return [host_views.status_view(item, selected, show_all) for item in result.samples]
 
     def render(result: "Scan") -> "RenderableType":
+        from tcpq.report.host import render_status_scan  # rich: not for --json
+
         return render_status_scan(views(result), result.not_seen, result.notes)
 
     def document(result: "Scan") -> dict[str, Any]:
         return _status_document(result, views(result), target.every)
 
+    shown = host_views.STATUS_ATTRIBUTION
     if watch:
-        frames = session.watch(target, session.check_interval(interval or 1.0), count)
+        frames = session.watch(target, session.check_interval(interval or 1.0), count, shown)
         _frames(frames, render, document, as_json)
         return
-    result = session.scan(target, interval if interval > 0 else None)
+    # The first of two samples gives counter rates and drop rates only: it names no process.
+    result = session.scan(
+        target, interval if interval > 0 else None, attribution=shown, before=Attribution.NONE
+    )
     if as_json:
         print_json(document(result))
     else:
@@ -185,15 +192,18 @@ def states(
     """
     from tcpq.app import host_views
     from tcpq.observe import session
-    from tcpq.report.host import grouped_states_table
-    from tcpq.report.json import to_jsonable
 
     selected = host_views.selection(sport, dport, sort, top)
     target = session.targets("all" if by == "netns" and netns is None else netns)
-    view = host_views.states_view(session.scan(target, None), by, selected)
+    result = session.scan(target, None, attribution=host_views.states_attribution(by))
+    view = host_views.states_view(result, by, selected)
     if as_json:
+        from tcpq.report.json import to_jsonable
+
         print_json(to_jsonable(view))
     else:
+        from tcpq.report.host import grouped_states_table  # rich: not for --json
+
         stdout().print(grouped_states_table(view))
 
 
@@ -222,10 +232,12 @@ def counters(
       tcpq counters --interval 5 --all --json
     """
     from tcpq.observe import session
-    from tcpq.report.host import counters_table, not_seen_lines, rates_table
+    from tcpq.observe.snapshot import Attribution
     from tcpq.report.json import to_jsonable
 
-    result = session.scan(session.targets(netns), interval if interval > 0 else None)
+    # Counters name no process: none is read.
+    target = session.targets(netns)
+    result = session.scan(target, interval if interval > 0 else None, attribution=Attribution.NONE)
     samples = result.samples
     session.check_counter_patterns([s.after for s in samples], patterns)
     if as_json:
@@ -246,6 +258,8 @@ def counters(
         else:
             print_json({"namespaces": out, "not_seen": to_jsonable(result.not_seen), "notes": result.notes})
         return
+    from tcpq.report.host import counters_table, not_seen_lines, rates_table  # rich
+
     console = stdout()
     for line in not_seen_lines(result.not_seen, result.notes):
         console.print(line)
@@ -269,15 +283,12 @@ def sysctl(netns: str | None, verbose: bool, as_json: bool) -> None:
       tcpq sysctl --verbose
       tcpq sysctl --netns myns --json
     """
-    from rich.console import Group
-    from rich.text import Text
-
     from tcpq.observe import session
-    from tcpq.report.host import not_seen_lines, sysctl_table
+    from tcpq.observe.snapshot import Attribution
     from tcpq.report.json import to_jsonable
 
     target = session.targets(netns)
-    result = session.scan(target, None)
+    result = session.scan(target, None, attribution=Attribution.NONE)  # sysctls name no process
     if as_json:
         out = [
             {
@@ -292,6 +303,11 @@ def sysctl(netns: str | None, verbose: bool, as_json: bool) -> None:
         else:
             print_json({"namespaces": out, "not_seen": to_jsonable(result.not_seen), "notes": result.notes})
         return
+    from rich.console import Group
+    from rich.text import Text
+
+    from tcpq.report.host import not_seen_lines, sysctl_table
+
     parts: list[RenderableType] = list(not_seen_lines(result.not_seen, result.notes))
     for s in result.samples:
         if target.every:

@@ -10,6 +10,7 @@ from tcpq.errors import TcpqError
 from tcpq.kernel.states import STATES
 from tcpq.observe.aggregate import REMOTE_PORT_PREFIX
 from tcpq.observe.session import NotSeen, Sample, Scan, status_counter_names, sysctl_view
+from tcpq.observe.snapshot import Attribution
 from tcpq.types import Listener, Rates, Snapshot, SysctlRow
 
 MAX_PORT = 65535
@@ -17,6 +18,16 @@ NO_PROCESS = "(no process)"
 STATE_NAMES = frozenset(info.netstat_name for info in STATES.values() if info.netstat_name)
 GROUP_SORTS = ("total", "name")  # and any state name
 LISTENER_SORTS = ("port", "accept-queue", "syn-recv", "drops")
+
+# Whose processes a view names, so that a scan reads only those (a readlink per fd of every
+# process on the host is the dearest part of a scan): status names the listeners' holders,
+# `states --by process` every socket's, the other groupings none.
+STATUS_ATTRIBUTION = Attribution.LISTENERS
+
+
+def states_attribution(by: str) -> Attribution:
+    return Attribution.ALL if by == "process" else Attribution.NONE
+
 
 # -- what a view shows: --sport/--dport, --sort, --top --------------------------------------
 

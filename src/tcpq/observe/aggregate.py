@@ -47,6 +47,9 @@ def state_name(state: TcpState) -> str:
 
 @dataclass
 class SocketAggregator:
+    # Without `by_inode` no socket other than a listener is remembered by inode (no per-socket
+    # state, no CLOSE_WAIT peers): what a view that attributes only listeners, or nothing, needs.
+    by_inode: bool = True
     states: Counter[str] = field(default_factory=Counter)
     listeners: list[SockRecord] = field(default_factory=list)
     syn_recv_by_endpoint: Counter[tuple[str, int]] = field(default_factory=Counter)
@@ -80,12 +83,13 @@ class SocketAggregator:
             self.syn_recv_by_endpoint[(record.local, record.local_port)] += 1
         elif state == TcpState.TIME_WAIT:
             self.time_wait_dest[(record.remote, record.remote_port)] += 1
-        elif state == TcpState.CLOSE_WAIT and record.inode:
+        elif state == TcpState.CLOSE_WAIT and record.inode and self.by_inode:
             self.close_wait_peer[record.inode] = (record.remote, record.remote_port, record.local_port)
         elif state == TcpState.ESTABLISHED and (record.recv_q or record.send_q):
             self._keep_queued(record)
         if record.inode:
-            self.inode_state[record.inode] = int(state)
+            if self.by_inode:
+                self.inode_state[record.inode] = int(state)
         elif state in ORPHAN_STATES:
             self.orphans += 1
 
@@ -120,8 +124,11 @@ class SocketAggregator:
 
     def owned_inodes(self) -> set[int]:
         inodes = set(self.inode_state)
-        inodes.update(record.inode for record in self.listeners if record.inode)
+        inodes.update(self.listener_inodes())
         return inodes
+
+    def listener_inodes(self) -> set[int]:
+        return {record.inode for record in self.listeners if record.inode}
 
 
 def process_info(ref: ProcessRef) -> ProcessInfo:

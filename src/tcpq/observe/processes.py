@@ -20,6 +20,11 @@ through a directory fd of /proc/PID, which stays bound to that process even if t
 reused meanwhile. On a quiet host a call costs a readdir per process and one readlink per
 requested socket; on a busy server, where new connections land on reused fd numbers, the fallback
 makes it cost about what `ss -p` pays. `readlinks` counts the work, for tests and benchmarks.
+
+A command that samples once has nothing to cache: `holders()` is the same attribution in one
+pass that keeps nothing but the matches. It still reads every fd of every process, because
+the kernel keeps no socket → process index: a listener can reach any process (fork, SCM_RIGHTS,
+systemd socket activation into another namespace), and every holder is listed.
 """
 
 import os
@@ -111,6 +116,96 @@ def _read_stat(pid_fd: int) -> tuple[str, int, str] | None:
     text = data.decode("utf-8", errors="replace")
     parsed = parse_stat(text)
     return None if parsed is None else (*parsed, parse_state(text))
+
+
+@dataclass(frozen=True)
+class Holders:
+    """What `holders()` found: socket inode → the processes holding it, by pid."""
+
+    owners: dict[int, list[ProcessRef]]
+    unreadable: int  # processes whose fds could not be read (EACCES when unprivileged)
+    readlinks: int
+
+
+def holders(inodes: Collection[int], proc_root: Path = Path("/proc")) -> Holders:
+    """Every process that holds one of `inodes` (0 is never held), each listed once per socket.
+
+    One readlink per fd of every process and nothing kept but the matches: the socket set is
+    looked up by the link text ("socket:[INODE]"), so an fd costs a readlink and a set probe.
+    A process's name and state are read only when it holds a match, through the same
+    /proc/PID directory fd as its fds, so they describe the process whose fds were read.
+    """
+    wanted = {f"{SOCKET_PREFIX}{inode}]": inode for inode in inodes if inode}
+    found: dict[int, list[ProcessRef]] = {}
+    unreadable = readlinks = 0
+    if not wanted:
+        return Holders(found, unreadable, readlinks)
+    for pid in _pids(proc_root):
+        try:
+            with _opened_dir(proc_root / str(pid)) as pid_fd:
+                matched, count = _matching_fds(pid_fd, wanted)
+                readlinks += count
+                if not matched:
+                    continue
+                stat = _read_stat(pid_fd)
+                if stat is None:
+                    continue
+                comm, _start, state = stat
+        except (FileNotFoundError, ProcessLookupError):
+            # The process exited while being read: it holds nothing any more.
+            continue
+        except PermissionError:
+            # Another user's process when unprivileged (or one we may not ptrace): counted, skipped.
+            unreadable += 1
+            continue
+        ref = ProcessRef(pid, comm, detect_runtime(proc_root / str(pid), comm), state in STOPPED_STATES)
+        for inode in sorted(matched):
+            found.setdefault(inode, []).append(ref)
+    return Holders(dict(sorted(found.items())), unreadable, readlinks)
+
+
+def unreadable_processes(proc_root: Path = Path("/proc")) -> int:
+    """Processes whose fds could not be read, counted as `holders()` counts them, from one fd
+    each: the views that name no owner still say how many processes a view of owners would
+    miss. Whether /proc/PID/fd/N may be read is decided per process (ptrace access; a process
+    may let its fd directory be listed and refuse the links), so one link tells for all."""
+    count = 0
+    for pid in _pids(proc_root):
+        try:
+            with _opened_dir(proc_root / str(pid)) as pid_fd, _opened_dir("fd", dir_fd=pid_fd) as fd_dir:
+                _read_one_link(fd_dir)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+        except PermissionError:
+            count += 1
+    return count
+
+
+def _read_one_link(fd_dir: int) -> None:
+    # scandir reads the directory in batches: the first entry costs one batch, not every fd.
+    with os.scandir(fd_dir) as entries:
+        for entry in entries:
+            try:
+                os.readlink(entry.name, dir_fd=fd_dir)
+            except FileNotFoundError:
+                continue  # closed since the directory was read: try the next
+            return
+
+
+def _matching_fds(pid_fd: int, wanted: dict[str, int]) -> tuple[set[int], int]:
+    """The wanted socket inodes among one process's fds, and the readlinks it took."""
+    matched: set[int] = set()
+    with _opened_dir("fd", dir_fd=pid_fd) as fd_dir:
+        names = os.listdir(fd_dir)
+        readlink = os.readlink
+        for name in names:  # hot loop: one per fd on the host
+            try:
+                inode = wanted.get(readlink(name, dir_fd=fd_dir))
+            except FileNotFoundError:
+                continue  # closed between readdir and readlink
+            if inode is not None:
+                matched.add(inode)
+    return matched, len(names)
 
 
 class ProcessMap:

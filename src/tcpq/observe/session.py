@@ -12,7 +12,7 @@ from tcpq.kernel.versions import parse_version
 from tcpq.model import mib
 from tcpq.observe.netns import NetnsGone, NetnsRef, current_netns, list_netns_report, resolve_netns
 from tcpq.observe.processes import ProcessMap
-from tcpq.observe.snapshot import netns_label, rates_between, take_snapshot
+from tcpq.observe.snapshot import Attribution, netns_label, rates_between, take_snapshot
 from tcpq.types import Finding, Rates, Severity, Snapshot, SysctlRow
 
 MIN_INTERVAL_S = 0.05
@@ -82,9 +82,11 @@ def check_interval(interval_s: float) -> float:
     return interval_s
 
 
-def _snapshot(ref: NetnsRef, pmap: ProcessMap, previous: Snapshot | None) -> Snapshot:
+def _snapshot(
+    ref: NetnsRef, pmap: ProcessMap | None, previous: Snapshot | None, attribution: Attribution
+) -> Snapshot:
     try:
-        return take_snapshot(ref, pmap, previous=previous)
+        return take_snapshot(ref, pmap, previous=previous, attribution=attribution)
     except (FileNotFoundError, ProcessLookupError):
         if ref.is_self:
             raise
@@ -92,9 +94,15 @@ def _snapshot(ref: NetnsRef, pmap: ProcessMap, previous: Snapshot | None) -> Sna
         raise NetnsGone(f"network namespace {netns_label(ref)} vanished while being read") from None
 
 
-def _take(target: Targets, ref: NetnsRef, pmap: ProcessMap, previous: Snapshot | None) -> Snapshot | NotSeen:
+def _take(
+    target: Targets,
+    ref: NetnsRef,
+    pmap: ProcessMap | None,
+    previous: Snapshot | None,
+    attribution: Attribution,
+) -> Snapshot | NotSeen:
     try:
-        return _snapshot(ref, pmap, previous)
+        return _snapshot(ref, pmap, previous, attribution)
     except (NetnsGone, PermissionDenied) as exc:
         if not target.every:
             raise
@@ -110,11 +118,13 @@ def _sweep_notes(target: Targets) -> list[str]:
     ]
 
 
-def _first(target: Targets, pmap: ProcessMap) -> tuple[list[tuple[NetnsRef, Snapshot]], list[NotSeen]]:
+def _first(
+    target: Targets, pmap: ProcessMap | None, attribution: Attribution
+) -> tuple[list[tuple[NetnsRef, Snapshot]], list[NotSeen]]:
     seen: list[tuple[NetnsRef, Snapshot]] = []
     not_seen: list[NotSeen] = []
     for ref in target.refs:
-        taken = _take(target, ref, pmap, None)
+        taken = _take(target, ref, pmap, None, attribution)
         if isinstance(taken, NotSeen):
             not_seen.append(taken)
         else:
@@ -123,14 +133,18 @@ def _first(target: Targets, pmap: ProcessMap) -> tuple[list[tuple[NetnsRef, Snap
 
 
 def _again(
-    target: Targets, previous: list[tuple[NetnsRef, Snapshot]], pmap: ProcessMap, interval_s: float
+    target: Targets,
+    previous: list[tuple[NetnsRef, Snapshot]],
+    pmap: ProcessMap | None,
+    interval_s: float,
+    attribution: Attribution,
 ) -> tuple[list[tuple[NetnsRef, Sample]], list[NotSeen]]:
     """The second snapshot of each namespace, `interval_s` after `previous`, with rates."""
     time.sleep(check_interval(interval_s))
     seen: list[tuple[NetnsRef, Sample]] = []
     gone: list[NotSeen] = []
     for ref, before in previous:
-        after = _take(target, ref, pmap, before)
+        after = _take(target, ref, pmap, before, attribution)
         if isinstance(after, NotSeen):
             gone.append(replace(after, reason=f"{after.reason} (during the {interval_s:g} s interval)"))
         else:
@@ -138,14 +152,26 @@ def _again(
     return seen, gone
 
 
-def scan(target: Targets, interval_s: float | None, process_map: ProcessMap | None = None) -> Scan:
+def scan(
+    target: Targets,
+    interval_s: float | None,
+    process_map: ProcessMap | None = None,
+    attribution: Attribution = Attribution.ALL,
+    before: Attribution | None = None,
+) -> Scan:
     """One snapshot per namespace, or two `interval_s` apart with rates; with `target.every`, a
-    namespace that vanishes (or cannot be entered) on either sample is listed as not seen."""
-    pmap = process_map or ProcessMap()
-    first, not_seen = _first(target, pmap)
+    namespace that vanishes (or cannot be entered) on either sample is listed as not seen.
+
+    `attribution` says whose processes the last snapshot names, `before` the first one's of two
+    (default: the same), so a view that shows only the last pays only for it."""
+    earlier = attribution if before is None else before
+    pmap = process_map
+    if pmap is None and interval_s is not None and earlier is not Attribution.NONE:
+        pmap = ProcessMap()  # two attributed samples: the second reads only what changed
+    first, not_seen = _first(target, pmap, attribution if interval_s is None else earlier)
     if interval_s is None:
         return Scan([Sample(None, snap, None) for _, snap in first], not_seen, _sweep_notes(target))
-    second, gone = _again(target, first, pmap, interval_s)
+    second, gone = _again(target, first, pmap, interval_s, attribution)
     return Scan([item for _, item in second], not_seen + gone, _sweep_notes(target))
 
 
@@ -156,14 +182,19 @@ def sample(
     return scan(Targets(refs), interval_s, process_map).samples
 
 
-def watch(target: Targets, interval_s: float, count: int | None = None) -> Iterator[Scan]:
+def watch(
+    target: Targets,
+    interval_s: float,
+    count: int | None = None,
+    attribution: Attribution = Attribution.ALL,
+) -> Iterator[Scan]:
     """A Scan every `interval_s` (rates over the last interval); `count` bounds the loop. A
     namespace that vanishes stays listed as not seen in every later frame."""
     pmap = ProcessMap()
-    previous, gone = _first(target, pmap)
+    previous, gone = _first(target, pmap, attribution)
     done = 0
     while count is None or done < count:
-        current, lost = _again(target, previous, pmap, interval_s)
+        current, lost = _again(target, previous, pmap, interval_s, attribution)
         gone += lost
         yield Scan([item for _, item in current], list(gone), _sweep_notes(target))
         previous = [(ref, item.after) for ref, item in current]

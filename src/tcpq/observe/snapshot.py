@@ -4,12 +4,17 @@ Privileged: the namespace is entered in a helper thread (netlink inet_diag with 
 drops, counters, sysctls). Unprivileged, another namespace is read through /proc/PID/net of a
 process inside it (sockets from /proc/net/tcp*, counters; no drops, no sysctls), and the
 snapshot says so in `notes`.
+
+Naming the processes behind sockets costs a readlink per fd of every process on the host,
+more than reading the sockets themselves, so a snapshot attributes only what its view shows
+(`Attribution`): every socket, the listeners, or none.
 """
 
-import platform
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from tcpq.errors import PermissionDenied, TcpqError
@@ -17,12 +22,20 @@ from tcpq.kernel.sysctls import SYSCTLS
 from tcpq.observe import aggregate
 from tcpq.observe.inet_diag import dump_tcp
 from tcpq.observe.netns import NetnsRef, proc_net_for, run_in_netns
-from tcpq.observe.processes import ProcessMap
+from tcpq.observe.processes import ProcessMap, ProcessRef, holders, unreadable_processes
 from tcpq.observe.procfs import read_counters, read_sysctls
 from tcpq.observe.sockets import read_proc_net_tcp
 from tcpq.types import Listener, Rates, Snapshot, Source
 
 THREAD_NET = Path("/proc/thread-self/net")
+
+
+class Attribution(StrEnum):
+    """Which sockets a snapshot names the processes of; each one named has all its holders."""
+
+    ALL = "all"  # every socket: states --by process, doctor (CLOSE_WAIT piles, queued sockets)
+    LISTENERS = "listeners"  # the listeners alone: status, whose other sockets show no owner
+    NONE = "none"  # no process is read: views that show no owner (states --by state, counters)
 
 
 @dataclass
@@ -35,22 +48,22 @@ class _Inside:
     notes: list[str] = field(default_factory=list)
 
 
-def _read_inside(proc_net: Path, with_sysctls: bool) -> _Inside:
-    agg = aggregate.SocketAggregator()
+def _read_inside(proc_net: Path, with_sysctls: bool, by_inode: bool) -> _Inside:
+    agg = aggregate.SocketAggregator(by_inode=by_inode)
     notes: list[str] = []
     try:
         agg.add_all(dump_tcp())
     except (PermissionDenied, OSError) as exc:
         # No sock_diag here (module missing, seccomp): /proc/net/tcp has everything but drops.
-        agg = aggregate.SocketAggregator()
+        agg = aggregate.SocketAggregator(by_inode=by_inode)
         agg.add_all(read_proc_net_tcp(proc_net))
         notes.append(f"netlink inet_diag unavailable ({exc}); read /proc/net/tcp*, no per-listener drops")
     sysctl = read_sysctls(SYSCTLS, Path("/proc/sys")) if with_sysctls else {}
     return _Inside(agg, read_counters(proc_net), sysctl, notes)
 
 
-def _read_from_outside(proc_net: Path) -> _Inside:
-    agg = aggregate.SocketAggregator()
+def _read_from_outside(proc_net: Path, by_inode: bool) -> _Inside:
+    agg = aggregate.SocketAggregator(by_inode=by_inode)
     agg.add_all(read_proc_net_tcp(proc_net))
     notes = [
         "not privileged to enter this namespace: sockets from /proc/PID/net/tcp*, "
@@ -70,28 +83,48 @@ def netns_label(ref: NetnsRef | None) -> str:
     return f"net:[{ref.inode}]"
 
 
-def _gather(ref: NetnsRef | None) -> _Inside:
+def _gather(ref: NetnsRef | None, by_inode: bool) -> _Inside:
     if ref is None or ref.is_self:
-        return _read_inside(THREAD_NET, with_sysctls=True)
-    fn: Callable[[], _Inside] = lambda: _read_inside(THREAD_NET, with_sysctls=True)  # noqa: E731
+        return _read_inside(THREAD_NET, with_sysctls=True, by_inode=by_inode)
+    fn: Callable[[], _Inside] = lambda: _read_inside(THREAD_NET, with_sysctls=True, by_inode=by_inode)  # noqa: E731
     try:
         return run_in_netns(ref, fn)
     except PermissionDenied:
         proc_net = proc_net_for(ref)
         if proc_net is None:
             raise
-        return _read_from_outside(proc_net)
+        return _read_from_outside(proc_net, by_inode)
+
+
+def _owners(
+    agg: aggregate.SocketAggregator, process_map: ProcessMap | None, attribution: Attribution
+) -> tuple[dict[int, list[ProcessRef]], int]:
+    """Socket inode → holders for the sockets `attribution` names, and the processes unread."""
+    if attribution is Attribution.NONE:
+        return {}, unreadable_processes()  # the snapshot's note on them stays the same
+    inodes = agg.owned_inodes() if attribution is Attribution.ALL else agg.listener_inodes()
+    if process_map is None:  # one sample: nothing to cache, one pass keeping only the matches
+        found = holders(inodes)
+        return found.owners, found.unreadable
+    return process_map.owners(inodes), process_map.unreadable
 
 
 def take_snapshot(
-    ref: NetnsRef | None, process_map: ProcessMap, previous: Snapshot | None = None
+    ref: NetnsRef | None,
+    process_map: ProcessMap | None,
+    previous: Snapshot | None = None,
+    attribution: Attribution = Attribution.ALL,
 ) -> Snapshot:
-    """One sample of a namespace; with `previous`, listener drops become rates."""
-    inside = _gather(ref)
+    """One sample of a namespace; with `previous`, listener drops become rates. `process_map`
+    caches between samples; None reads the processes once, for this sample only. Sockets that
+    `attribution` leaves out show no owner, and the views of owners (states per process, CLOSE_WAIT
+    piles, sockets without a process) are left empty (None for the last) rather than wrong."""
+    every = attribution is Attribution.ALL
+    inside = _gather(ref, by_inode=every)
     monotonic, wall = time.monotonic(), time.time()
     label = netns_label(ref)
     agg = inside.agg
-    owners = process_map.owners(agg.owned_inodes())
+    owners, unreadable = _owners(agg, process_map, attribution)
     somaxconn = inside.sysctl.get("net.core.somaxconn")
     previous_drops = None
     interval = None
@@ -102,10 +135,10 @@ def take_snapshot(
             if listener.drops is not None
         }
         interval = monotonic - previous.monotonic_s
-    states_by_process, close_wait = aggregate.build_process_views(agg, owners)
+    states_by_process, close_wait = aggregate.build_process_views(agg, owners) if every else ([], [])
     notes = list(inside.notes)
-    if process_map.unreadable:
-        notes.append(f"{process_map.unreadable} process(es) could not be read: their sockets show no owner")
+    if unreadable:
+        notes.append(f"{unreadable} process(es) could not be read: their sockets show no owner")
     if agg.queued_seen > len(agg.queued):
         notes.append(
             f"{agg.queued_seen} established sockets with data waiting, {len(agg.queued)} kept: "
@@ -114,7 +147,7 @@ def take_snapshot(
     return Snapshot(
         source=Source.HOST,
         netns=label,
-        kernel_release=platform.release(),
+        kernel_release=os.uname().release,  # platform.release(), without importing platform
         monotonic_s=monotonic,
         wall_s=wall,
         sysctl=inside.sysctl,
@@ -131,8 +164,8 @@ def take_snapshot(
         queued=aggregate.build_queued(agg, owners),
         orphans=agg.orphans,
         sockets_total=agg.total,
-        states_without_process=aggregate.unowned_states(agg, owners),
-        unreadable_processes=process_map.unreadable,
+        states_without_process=aggregate.unowned_states(agg, owners) if every else None,
+        unreadable_processes=unreadable,
         notes=notes,
     )
 
