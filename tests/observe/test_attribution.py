@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tcpq.cli import main
+from tcpq.observe.holder_search import HolderSearch
 from tcpq.observe.netns import resolve_netns
 from tcpq.observe.processes import ProcessMap, holders, unreadable_processes
 from tcpq.observe.snapshot import Attribution, take_snapshot
@@ -175,3 +176,59 @@ def test_holders_on_this_host_find_a_listener_passed_to_a_child() -> None:
             assert child.stdin is not None
             child.stdin.close()
             child.wait(timeout=10)
+
+
+# -- the search on other CPUs (holder_search) -----------------------------------------------
+
+
+def test_forked_search_answers_as_holders_does(proc: Path) -> None:
+    set_fd(proc, 101, 9, "socket:[1001]")
+    with HolderSearch(proc) as search:
+        assert search.holders(CANNED_INODES) == holders(CANNED_INODES, proc)
+
+
+def test_forked_search_counts_the_unreadable_once(proc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing_readlink(monkeypatch, lambda d, _name: d.endswith("/200/fd"), PermissionError)
+    with HolderSearch(proc) as search:  # the walkers inherit the failing readlink
+        found = search.holders([1001, 2001])
+    assert found == holders([1001, 2001], proc)
+    assert found.unreadable == 1
+
+
+def test_a_walker_that_dies_leaves_the_walk_to_the_caller(proc: Path) -> None:
+    with HolderSearch(proc) as search:
+        walkers = walker_pids(search)
+        os.kill(walkers[1], signal.SIGKILL)
+        assert search.holders([1001]) == holders([1001], proc)
+    assert still_there(walkers) == []
+
+
+def test_forked_search_finds_a_listener_passed_to_a_child_and_leaves_no_process() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        inode = os.fstat(sock.fileno()).st_ino
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE,
+            pass_fds=[sock.fileno()],
+        )
+        try:
+            with HolderSearch() as search:
+                walkers = walker_pids(search)
+                found = search.holders([inode])
+            assert [ref.pid for ref in found.owners[inode]] == sorted([os.getpid(), child.pid])
+        finally:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(timeout=10)
+    assert len(walkers) == 2 and still_there(walkers) == []
+
+
+def walker_pids(search: HolderSearch) -> list[int]:
+    return [walker.pid for walker in search._walkers]
+
+
+def still_there(pids: list[int]) -> list[int]:
+    """Processes among `pids` that exist, zombies included (a walker not reaped would be one)."""
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]

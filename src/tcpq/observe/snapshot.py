@@ -13,6 +13,7 @@ more than reading the sockets themselves, so a snapshot attributes only what its
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from tcpq.errors import PermissionDenied, TcpqError
 from tcpq.kernel.sysctls import SYSCTLS
 from tcpq.observe import aggregate
+from tcpq.observe.holder_search import HolderSearch, holder_search
 from tcpq.observe.inet_diag import dump_tcp
 from tcpq.observe.netns import NetnsRef, proc_net_for, run_in_netns
 from tcpq.observe.processes import ProcessMap, ProcessRef, holders, unreadable_processes
@@ -97,14 +99,17 @@ def _gather(ref: NetnsRef | None, by_inode: bool) -> _Inside:
 
 
 def _owners(
-    agg: aggregate.SocketAggregator, process_map: ProcessMap | None, attribution: Attribution
+    agg: aggregate.SocketAggregator,
+    process_map: ProcessMap | None,
+    attribution: Attribution,
+    search: HolderSearch | None,
 ) -> tuple[dict[int, list[ProcessRef]], int]:
     """Socket inode → holders for the sockets `attribution` names, and the processes unread."""
     if attribution is Attribution.NONE:
         return {}, unreadable_processes()  # the snapshot's note on them stays the same
     inodes = agg.owned_inodes() if attribution is Attribution.ALL else agg.listener_inodes()
     if process_map is None:  # one sample: nothing to cache, one pass keeping only the matches
-        found = holders(inodes)
+        found = holders(inodes) if search is None else search.holders(inodes)
         return found.owners, found.unreadable
     return process_map.owners(inodes), process_map.unreadable
 
@@ -120,11 +125,15 @@ def take_snapshot(
     `attribution` leaves out show no owner, and the views of owners (states per process, CLOSE_WAIT
     piles, sockets without a process) are left empty (None for the last) rather than wrong."""
     every = attribution is Attribution.ALL
-    inside = _gather(ref, by_inode=every)
-    monotonic, wall = time.monotonic(), time.time()
+    # One sample that names the listeners' processes: walk the fds on another CPU while the
+    # sockets are read. (Not for every socket: sending 100k owners back costs what it saves.)
+    searching = process_map is None and attribution is Attribution.LISTENERS
+    with holder_search() if searching else nullcontext() as search:
+        inside = _gather(ref, by_inode=every)
+        monotonic, wall = time.monotonic(), time.time()
+        agg = inside.agg
+        owners, unreadable = _owners(agg, process_map, attribution, search)
     label = netns_label(ref)
-    agg = inside.agg
-    owners, unreadable = _owners(agg, process_map, attribution)
     somaxconn = inside.sysctl.get("net.core.somaxconn")
     previous_drops = None
     interval = None
