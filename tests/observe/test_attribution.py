@@ -183,20 +183,20 @@ def test_holders_on_this_host_find_a_listener_passed_to_a_child() -> None:
 
 def test_forked_search_answers_as_holders_does(proc: Path) -> None:
     set_fd(proc, 101, 9, "socket:[1001]")
-    with HolderSearch(proc) as search:
+    with HolderSearch(proc, shares=2) as search:
         assert search.holders(CANNED_INODES) == holders(CANNED_INODES, proc)
 
 
 def test_forked_search_counts_the_unreadable_once(proc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     failing_readlink(monkeypatch, lambda d, _name: d.endswith("/200/fd"), PermissionError)
-    with HolderSearch(proc) as search:  # the walkers inherit the failing readlink
+    with HolderSearch(proc, shares=2) as search:  # the walkers inherit the failing readlink
         found = search.holders([1001, 2001])
     assert found == holders([1001, 2001], proc)
     assert found.unreadable == 1
 
 
 def test_a_walker_that_dies_leaves_the_walk_to_the_caller(proc: Path) -> None:
-    with HolderSearch(proc) as search:
+    with HolderSearch(proc, shares=2) as search:
         walkers = walker_pids(search)
         os.kill(walkers[1], signal.SIGKILL)
         assert search.holders([1001]) == holders([1001], proc)
@@ -214,7 +214,7 @@ def test_forked_search_finds_a_listener_passed_to_a_child_and_leaves_no_process(
             pass_fds=[sock.fileno()],
         )
         try:
-            with HolderSearch() as search:
+            with HolderSearch(shares=2) as search:
                 walkers = walker_pids(search)
                 found = search.holders([inode])
             assert [ref.pid for ref in found.owners[inode]] == sorted([os.getpid(), child.pid])

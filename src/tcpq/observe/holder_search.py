@@ -37,6 +37,7 @@ from tcpq.observe.runtime import detect_runtime
 from tcpq.types import Runtime
 
 READ_CHUNK = 1 << 16
+MAX_WALKERS = 4  # beyond a few, the walkers' duplicated directory listings outweigh the split
 
 # pid → (comm, state letter, the link texts of its socket fds)
 Links = dict[int, tuple[str, str, list[str]]]
@@ -114,13 +115,17 @@ class _Walker:
 class HolderSearch:
     """Walks of /proc running in child processes; `holders(inodes)` collects their answers.
 
-    Two walkers, each reading every other fd: the caller's socket dump and the two walks then
-    share the CPUs, and a process that holds nearly every socket is not left to one walker.
+    One walker per CPU beside the caller's (at most MAX_WALKERS), each reading every
+    `shares`-th fd of each process, so a process that holds nearly every socket is split too.
+    On two CPUs that is one walker: measured at 100k sockets, a second one only competed with
+    the socket dump for the CPUs (docs/benchmarks.md).
     """
 
-    def __init__(self, proc_root: Path = Path("/proc"), shares: int = 2) -> None:
+    def __init__(self, proc_root: Path = Path("/proc"), shares: int | None = None) -> None:
         self._root = proc_root
         self._walkers: list[_Walker] = []
+        if shares is None:
+            shares = max(1, min(MAX_WALKERS, len(os.sched_getaffinity(0)) - 1))
         for share in range(shares):
             others = [fd for started in self._walkers for fd in (started.ask, started.answer)]
             walker = _start(proc_root, share, shares, others)
