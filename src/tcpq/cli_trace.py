@@ -1,6 +1,7 @@
 """tcpq trace: connection-establishment events live from tracefs, attributed to listeners."""
 
 import json
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -62,46 +63,65 @@ def trace(
     from tcpq.trace.session import TraceOptions, TraceSession
 
     options = TraceOptions(port=_port(port_text), netns=netns, duration_s=_duration(duration_text))
+    emit, flush = _printer(as_json)
     with TraceSession(options) as session:
-        summary = session.run(_printer(as_json))
+        summary = session.run(emit, flush)
     if with_summary:
         _print_summary(summary, as_json)
     if session.interrupted is not None:
         raise session.interrupted
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps with arguments makes one a call
+
+
 def dumps(data: dict[str, Any]) -> str:
     """One JSON document per line (JSON lines), so a reader can act on each event as it comes."""
-    return json.dumps(data, separators=(",", ":"))
+    return _ENCODER.encode(data)
 
 
-def _printer(as_json: bool) -> "Callable[[Record], None]":
+def _printer(as_json: bool) -> "tuple[Callable[[Record], None], Callable[[], None]]":
+    """(emit, flush): event lines are buffered and flushed once per batch of the session (a
+    flush per line was a write() per event: ≈15 µs each at 10k events/s), the rest at once."""
     from tcpq.report import trace as render
     from tcpq.trace.events import Lost
     from tcpq.trace.session import EventRecord, Interval, Started
 
+    out = sys.stdout
+    pending: list[str] = []
+    line = pending.append
+
+    def flush() -> None:
+        if pending:
+            pending.append("")  # the last line's newline
+            out.write("\n".join(pending))
+            pending.clear()
+        out.flush()
+
     def emit(record: "Record") -> None:
         if isinstance(record, Started):
             if as_json:
-                click.echo(dumps(render.started_dict(record)))
-            for line in render.started_lines(record):
-                click.echo(line, err=True)
+                line(dumps(render.started_dict(record)))
+                flush()  # a script waits for this line to start its traffic
+            for text in render.started_lines(record):
+                click.echo(text, err=True)
         elif isinstance(record, EventRecord):
-            click.echo(dumps(render.event_dict(record)) if as_json else render.event_line(record))
+            line(dumps(render.event_dict(record)) if as_json else render.event_line(record))
         elif isinstance(record, Interval):
             if as_json:
-                click.echo(dumps(render.interval_dict(record)))
+                line(dumps(render.interval_dict(record)))
             else:
-                for line in render.interval_lines(record):
-                    click.echo(line)
+                for text in render.interval_lines(record):
+                    line(text)
         elif isinstance(record, Lost):
             if as_json:
-                click.echo(dumps(render.lost_dict(record.cpu, record.count)))
+                line(dumps(render.lost_dict(record.cpu, record.count)))
             else:
+                flush()
                 message = f"lost {record.count} events on CPU {record.cpu} (the buffer overflowed)"
                 click.echo(message, err=True)
 
-    return emit
+    return emit, flush
 
 
 def _print_summary(summary: "Summary", as_json: bool) -> None:

@@ -1,9 +1,10 @@
 """Attribution on hand-made socket tables: pointer first, then 4-tuple, then the only listener."""
 
 import socket
+from pathlib import Path
 
 from tcpq.observe.netns import NetnsRef
-from tcpq.trace.attribute import Sock, SocketIndex, parse_table
+from tcpq.trace.attribute import Sock, SocketIndex, _families, parse_table, parse_table_bytes
 from tcpq.trace.events import Endpoint, Kind, TraceEvent
 
 # /proc/net/tcp as 6.18 printed it for a listener, a client and a request sock (trailing
@@ -89,3 +90,57 @@ def test_drop_by_listener_pointer_and_only_listener_by_port() -> None:
     assert dropped.netns == "a" and dropped.listener is not None and dropped.listener.address == "127.0.0.1"
     assert by_port.by == "port" and by_port.netns == "b" and by_port.listener is not None
     assert idx.refreshes == 1  # one re-read served the batch
+
+
+def test_fast_parser_equals_the_reference_parser_and_reuses_its_socks() -> None:
+    data = PROC_NET_TCP.encode()
+    cache: dict = {}  # type: ignore[type-arg]
+    first = parse_table_bytes(data, socket.AF_INET, "x", cache)
+    assert first == parse_table(PROC_NET_TCP, socket.AF_INET, "x")
+    again = parse_table_bytes(data, socket.AF_INET, "x", cache)
+    assert again == first and all(a is b for a, b in zip(again, first, strict=True))
+    # A line cut by a read while sockets come and go is skipped by both; the cache keeps only
+    # the lines of the last read.
+    cut = PROC_NET_TCP[: PROC_NET_TCP.rindex("0000000000000000") - 40]
+    assert parse_table_bytes(cut.encode(), socket.AF_INET, "x", cache) == parse_table(
+        cut, socket.AF_INET, "x"
+    )
+    assert len(cache) == 2
+
+
+def test_fast_parser_on_this_hosts_tables() -> None:
+    """A listener and a connection of this test (IPv4, and IPv6 where there is one) read back
+    from /proc/self/net by both parsers alike."""
+    opened = []
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            server = socket.socket(family)
+            server.bind((address, 0))
+        except OSError:
+            continue  # no IPv6 here
+        server.listen()
+        client = socket.create_connection(server.getsockname()[:2])
+        opened += [server, client, server.accept()[0]]
+    try:
+        for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+            try:
+                data = (Path("/proc/self/net") / name).read_bytes()
+            except FileNotFoundError:
+                continue
+            fast = parse_table_bytes(data, family, "self")
+            assert fast == parse_table(data.decode(), family, "self")
+            if family == socket.AF_INET:
+                ports = {sock.local.port for sock in fast}
+                assert opened[0].getsockname()[1] in ports
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def test_refresh_reads_only_the_tables_of_the_unknown_events() -> None:
+    v4 = retransmit(None)
+    v6 = TraceEvent(1.0, 0, Kind.SYN_RETRANSMIT, Endpoint("::1", 40000), Endpoint("::1", 8080))
+    drop = TraceEvent(1.0, 0, Kind.DROP, None, None, sk="00000000aaaa0001")
+    assert _families([v4]) == {socket.AF_INET}
+    assert _families([v6, v4]) == {socket.AF_INET, socket.AF_INET6}
+    assert _families([v4, drop]) == {socket.AF_INET, socket.AF_INET6}  # a pointer alone: both

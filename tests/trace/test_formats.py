@@ -74,12 +74,39 @@ def test_plan_says_what_the_older_kernel_lacks() -> None:
     assert any("TCP_LISTEN_OVERFLOW" in line for line in old.missing)
     assert any("rx_sk" in line for line in old.missing)
     assert any("tcp_retransmit_synack" in line for line in old.missing)  # not in the older file
-    assert new.filters["sock/inet_sock_set_state"] == "(protocol == 6) && (sport == 8080 || dport == 8080)"
+    set_state = new.filters["sock/inet_sock_set_state"]
+    assert set_state.startswith("(protocol == 6) && (") and set_state.endswith(
+        ") && (sport == 8080 || dport == 8080)"
+    )
     assert (
         new.filters["tcp/tcp_retransmit_skb"]
         == "((state >= 2 && state <= 3)) && (sport == 8080 || dport == 8080)"
     )
     assert new.filters["tcp/tcp_send_reset"] == ""  # no port fields on 6.18 (sockaddr arrays)
+
+
+def matches_any(expression: str, values: dict[str, int]) -> bool:
+    """`matches` over clauses on several fields: `oldstate == 2 || (newstate >= 2 && ...)`."""
+    for clause in expression.split(" || "):
+        field = re.sub(r"^\(?(\w+) .*$", r"\1", clause)
+        if matches(clause, field, values[field]):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("formats", [NEW, OLD], ids=["6.18", "older"])
+def test_state_filter_keeps_establishment_only(formats: dict) -> None:  # type: ignore[type-arg]
+    """Every (oldstate, newstate) pair of the format's map: kept in the kernel exactly when one
+    side is SYN_SENT, SYN_RECV, NEW_SYN_RECV or LISTEN; teardown never reaches tcpq."""
+    expression = make_plan(formats, port=None).filters["sock/inet_sock_set_state"]
+    protocol, states = expression.split(" && ", 1)
+    assert protocol == "(protocol == 6)" and states.startswith("(") and states.endswith(")")
+    names = formats["inet_sock_set_state"].symbols["oldstate"]
+    wanted = {"TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_NEW_SYN_RECV", "TCP_LISTEN"}
+    for old, old_name in names.items():
+        for new, new_name in names.items():
+            kept = matches_any(states[1:-1], {"oldstate": old, "newstate": new})
+            assert kept == (old_name in wanted or new_name in wanted), (old_name, new_name)
 
 
 def test_numbers_filter_folds_runs() -> None:

@@ -131,6 +131,25 @@ def test_two_namespaces_same_address_and_port() -> None:
     assert all(e["attributed_by"] in ("pointer", "tuple") for e in mine)
 
 
+def test_teardown_state_changes_stay_in_the_kernel() -> None:
+    """Connections accepted and closed at once: their establishment transitions are traced,
+    teardown (FIN_WAIT1, CLOSE_WAIT, LAST_ACK ...) is filtered out by the kernel."""
+    port = free_port()
+    with nslab.namespace() as ns:
+        nslab.listener(ns, port, backlog=16, mode="close", lifetime=10)
+        trace = Trace("--port", str(port), "--netns", ns.name, "--duration", "2.5s")
+        trace.start()
+        nslab.clients(ns, port, count=5, gap=0.05, close=True, lifetime=1).wait(timeout=20)
+        code, err = trace.finish()
+    assert code == 0, err
+    events = [e for e in trace.of_type("event") if e["kind"] == "state"]
+    states = [(e["oldstate"], e["newstate"]) for e in events]
+    establishment = {"SYN_SENT", "SYN_RECV", "NEW_SYN_RECV", "LISTEN"}
+    assert states.count(("CLOSE", "SYN_SENT")) == 5 and states.count(("SYN_RECV", "ESTABLISHED")) == 5
+    assert all(old in establishment or new in establishment for old, new in states), states
+    assert all(e["netns"] == ns.name for e in events)
+
+
 def _started_then(signal_name: str) -> Trace:
     trace = Trace("--port", str(free_port()), new_session=signal_name == "SIGKILL")
     trace.start()

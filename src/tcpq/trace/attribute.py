@@ -11,7 +11,7 @@ the tables (rate-limited); what still cannot be told is left None ("unknown"), n
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +22,11 @@ from tcpq.observe.snapshot import netns_label
 from tcpq.trace.events import Endpoint, Kind, TraceEvent
 
 WILDCARDS = frozenset({"0.0.0.0", "::"})
-MIN_REFRESH_S = 0.25  # a storm of new sockets re-reads the tables at most this often
+MIN_REFRESH_S = 0.5  # a storm of new sockets re-reads the tables at most this often (benchmarks.md)
 OWNERS_EVERY_S = 1.0  # clients' owners (thousands of fds to readlink in a storm): once a second
 KNOWN_MAX = 200_000  # remembered connection → attribution pairs (events after a socket is gone)
 TABLES = (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6))
+ALL_FAMILIES = frozenset({socket.AF_INET, socket.AF_INET6})
 POINTER_COLUMN = 11  # /proc/net/tcp: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr
 INODE_COLUMN = 9
 SERVER_SIDE = frozenset({Kind.SYNACK_RETRANSMIT, Kind.RESET_SENT})
@@ -107,28 +108,100 @@ def parse_table(text: str, family: int, netns: str) -> list[Sock]:
     return socks
 
 
-def _read_tables(proc_net: Path) -> dict[int, str]:
-    texts: dict[int, str] = {}
+# The fast path: a storm keeps 10,000+ sockets in a table and a re-read finds mostly the same
+# ones, so each line is split once (bytes) and its five columns that matter are the key of a
+# cache of the Socks already made; only new lines are decoded. On a table of 12,600 SYN_SENT
+# sockets (bench/trace_storm.py's namespace, 1.9 MB): parse_table 48-59 ms, this 25-28 ms
+# once the cache is warm (61 ms cold), the kernel's own read of the file 25 ms; any other
+# namespace's table costs the kernel ≈5 ms then (it walks the shared hash), hence `families`.
+LineKey = tuple[bytes, bytes, bytes, bytes, bytes]  # local, remote, state, inode, pointer
+
+
+def _sock_of(key: LineKey, family: int, netns: str, names: dict[bytes, str]) -> Sock | None:
+    local_field, remote_field, state, inode, pointer = key
+    try:
+        local_hex, local_port = local_field.split(b":")
+        remote_hex, remote_port = remote_field.split(b":")
+        local = names.get(local_hex) or names.setdefault(local_hex, _address(family, local_hex.decode()))
+        remote = names.get(remote_hex) or names.setdefault(remote_hex, _address(family, remote_hex.decode()))
+        return Sock(
+            netns,
+            int(state, 16),
+            Endpoint(local, int(local_port, 16)),
+            Endpoint(remote, int(remote_port, 16)),
+            int(inode),
+            None if not pointer.strip(b"0") else pointer.decode(),
+        )
+    except (ValueError, struct.error, OSError, UnicodeDecodeError):
+        return None
+
+
+def parse_table_bytes(
+    data: bytes, family: int, netns: str, cache: dict[LineKey, Sock] | None = None
+) -> list[Sock]:
+    """`parse_table` on the file's bytes, the same sockets in the same order. `cache` (one per
+    namespace and table) maps the lines' key columns to the Socks of the previous read: they are
+    reused, and the cache is left holding this read's lines only (bounded by the table)."""
+    previous = cache if cache is not None else {}
+    current: dict[LineKey, Sock] = {}
+    names: dict[bytes, str] = {}
+    socks = []
+    for line in data.split(b"\n")[1:]:
+        fields = line.split()
+        if len(fields) <= POINTER_COLUMN:
+            continue
+        key = (fields[1], fields[2], fields[3], fields[INODE_COLUMN], fields[POINTER_COLUMN])
+        sock = previous.get(key) or current.get(key) or _sock_of(key, family, netns, names)
+        if sock is None:
+            continue
+        current[key] = sock
+        socks.append(sock)
+    if cache is not None:
+        cache.clear()
+        cache.update(current)
+    return socks
+
+
+def _read_tables(proc_net: Path, families: Collection[int] = ALL_FAMILIES) -> dict[int, bytes]:
+    texts: dict[int, bytes] = {}
     for name, family in TABLES:
+        if family not in families:
+            continue
         try:
-            texts[family] = (proc_net / name).read_text(encoding="ascii", errors="replace")
+            with open(proc_net / name, "rb", buffering=0) as handle:
+                texts[family] = handle.read()
         except FileNotFoundError:
             continue  # no IPv6 in this kernel, or the process left meanwhile
     return texts
 
 
-def read_namespace(ref: NetnsRef) -> list[Sock]:
-    """Every TCP socket of one namespace, read from outside through a process in it when there
-    is one, else from a thread that entered it."""
+TableCache = dict[tuple[str, int], dict[LineKey, Sock]]
+
+
+def read_tables(
+    ref: NetnsRef, families: Collection[int] = ALL_FAMILIES, cache: TableCache | None = None
+) -> dict[int, list[Sock]]:
+    """The TCP sockets of one namespace by table (family), read from outside through a process
+    in it when there is one, else from a thread that entered it."""
     label = netns_label(ref)
     proc_net = None if ref.is_self else proc_net_for(ref)
     if ref.is_self:
-        texts = _read_tables(Path("/proc/self/net"))
+        texts = _read_tables(Path("/proc/self/net"), families)
     elif proc_net is not None:
-        texts = _read_tables(proc_net)
+        texts = _read_tables(proc_net, families)
     else:
-        texts = run_in_netns(ref, lambda: _read_tables(Path("/proc/thread-self/net")))
-    return [sock for family, text in texts.items() for sock in parse_table(text, family, label)]
+        texts = run_in_netns(ref, lambda: _read_tables(Path("/proc/thread-self/net"), families))
+    return {
+        family: parse_table_bytes(
+            data, family, label, None if cache is None else cache.setdefault((label, family), {})
+        )
+        for family, data in texts.items()
+    }
+
+
+def read_namespace(ref: NetnsRef) -> list[Sock]:
+    """Every TCP socket of one namespace."""
+    return [sock for socks in read_tables(ref).values() for sock in socks]
 
 
 def _matches(listener: Sock, endpoint: Endpoint) -> bool:
@@ -139,20 +212,39 @@ def _matches(listener: Sock, endpoint: Endpoint) -> bool:
     )
 
 
+def _families(events: Iterable[TraceEvent]) -> frozenset[int]:
+    """The tables these events' sockets are in: tcp6 for an IPv6 (or v4-mapped) tuple, tcp for
+    an IPv4 one, both for an event that names only a pointer (a drop's rx_sk)."""
+    families: set[int] = set()
+    for event in events:
+        end = event.local or event.remote
+        if end is None:
+            return ALL_FAMILIES
+        families.add(socket.AF_INET6 if ":" in end.address else socket.AF_INET)
+        if len(families) == len(ALL_FAMILIES):
+            break
+    return frozenset(families)
+
+
 class SocketIndex:
-    """The sockets of the namespaces in scope, re-read when an event names one not seen yet."""
+    """The sockets of the namespaces in scope, re-read when an event names one not seen yet.
+
+    A re-read reads only the tables (tcp, tcp6) the unknown events can be in, keeps the others
+    from before, and reuses the Socks of lines already seen (`parse_table_bytes`)."""
 
     def __init__(
         self,
         use_pointers: bool,
         namespaces: Callable[[], Sequence[NetnsRef]] = list_netns,
-        reader: Callable[[NetnsRef], list[Sock]] = read_namespace,
+        reader: Callable[[NetnsRef], list[Sock]] | None = None,
         process_map: ProcessMap | None = None,
     ) -> None:
         self.use_pointers = use_pointers
         self._namespaces = namespaces
         self._reader = reader
         self._pmap = process_map or ProcessMap()
+        self._cache: TableCache = {}
+        self._tables: dict[tuple[str, int], list[Sock]] = {}  # (netns, family; 0: all) → sockets
         self._by_pointer: dict[str, Sock] = {}
         self._by_tuple: dict[tuple[Endpoint, Endpoint], list[Sock]] = {}
         self._listeners: list[Sock] = []
@@ -162,15 +254,28 @@ class SocketIndex:
         self._owners_read = -OWNERS_EVERY_S
         self.refreshes = 0
 
-    def refresh(self) -> None:
+    def _read(self, ref: NetnsRef, families: frozenset[int]) -> dict[tuple[str, int], list[Sock]]:
+        label = netns_label(ref)
+        if self._reader is not None:
+            return {(label, 0): self._reader(ref)}
+        return {(label, family): socks for family, socks in read_tables(ref, families, self._cache).items()}
+
+    def refresh(self, families: frozenset[int] = ALL_FAMILIES) -> None:
+        tables: dict[tuple[str, int], list[Sock]] = {}
+        labels = set()
+        for ref in self._namespaces():
+            labels.add(netns_label(ref))
+            try:
+                tables.update(self._read(ref, families))
+            except (NetnsGone, PermissionError, FileNotFoundError, ProcessLookupError):
+                continue  # gone between listing and reading, or not ours to enter
+        kept = {key: socks for key, socks in self._tables.items() if key[0] in labels and key not in tables}
+        self._tables = {**kept, **tables}
+        self._cache = {key: lines for key, lines in self._cache.items() if key[0] in labels}
         by_pointer: dict[str, Sock] = {}
         by_tuple: dict[tuple[Endpoint, Endpoint], list[Sock]] = {}
         listeners = []
-        for ref in self._namespaces():
-            try:
-                socks = self._reader(ref)
-            except (NetnsGone, PermissionError, FileNotFoundError, ProcessLookupError):
-                continue  # gone between listing and reading, or not ours to enter
+        for socks in self._tables.values():
             for sock in socks:
                 if sock.pointer is not None:
                     by_pointer[sock.pointer] = sock
@@ -179,14 +284,19 @@ class SocketIndex:
                 else:
                     by_tuple.setdefault((sock.local, sock.remote), []).append(sock)
         self._by_pointer, self._by_tuple, self._listeners = by_pointer, by_tuple, listeners
-        # Listeners' owners at every re-read; every other socket's (a client's SYN retransmission
-        # names its program) once a second, since a storm has thousands of new fds each time.
+        # New listeners' owners at every re-read; every socket's (a client's SYN retransmission
+        # names its program, a listener may change hands) once a second: in a storm each look
+        # walks thousands of fds.
         now = time.monotonic()
-        inodes = [sock.inode for sock in listeners]
+        inodes = [sock.inode for sock in listeners if sock.inode not in self._owners]
         if now - self._owners_read >= OWNERS_EVERY_S:
+            inodes = [sock.inode for sock in listeners]
             inodes += [sock.inode for socks in by_tuple.values() for sock in socks]
             self._owners_read = now
-        owners = self._pmap.owners(inodes)
+        owners = self._pmap.owners(inodes) if inodes else {}
+        # An inode nobody was found holding (a listener of a process out of sight) is asked
+        # again at the next full look only: each look is a walk over every process's fds.
+        self._owners.update((inode, ()) for inode in inodes)
         self._owners.update(
             (inode, tuple(Owner(ref.pid, ref.comm) for ref in refs)) for inode, refs in owners.items()
         )
@@ -270,8 +380,9 @@ class SocketIndex:
         """One attribution per event, in order; one table re-read at most for the whole batch."""
         batch = list(events)
         found: list[Attribution | None] = [self._lookup(event) for event in batch]
-        if any(item is None for item in found) and time.monotonic() - self._refreshed >= MIN_REFRESH_S:
-            self.refresh()
+        unknown = [event for item, event in zip(found, batch, strict=True) if item is None]
+        if unknown and time.monotonic() - self._refreshed >= MIN_REFRESH_S:
+            self.refresh(_families(unknown))
             found = [
                 item if item is not None else self._lookup(event)
                 for item, event in zip(found, batch, strict=True)

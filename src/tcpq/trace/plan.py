@@ -24,6 +24,12 @@ LISTEN_OVERFLOW = "TCP_LISTEN_OVERFLOW"  # include/net/dropreason-core.h, since 
 # tcp_retransmit_skb fires for every retransmitted segment; connection establishment is the
 # SYN (client, SYN_SENT) and, for a fast-open or simultaneous open, SYN_RECV.
 RETRANSMIT_STATES = ("TCP_SYN_SENT", "TCP_SYN_RECV")
+# State changes of connection establishment: a transition from or to one of these (CLOSE→
+# SYN_SENT, SYN_SENT→ESTABLISHED or CLOSE, LISTEN→SYN_RECV, SYN_RECV→ESTABLISHED, a listener
+# opened or closed). Teardown (ESTABLISHED→FIN_WAIT1→FIN_WAIT2→CLOSE, ESTABLISHED→CLOSE_WAIT→
+# LAST_ACK→CLOSE) stays in the kernel: measured on connections accepted and closed at once,
+# 6 of each one's 10 state events, each of a socket often gone before a table re-read.
+ESTABLISHMENT_STATES = ("TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_NEW_SYN_RECV", "TCP_LISTEN")
 # Generic drop reasons that are TCP's as often as anyone's are left out: NO_SOCKET alone would
 # report every UDP packet to a closed port.
 TCP_REASON_PREFIX = "TCP_"
@@ -73,10 +79,20 @@ def _port_clause(event: EventFormat, port: int | None) -> str:
     return f"sport == {port} || dport == {port}"
 
 
+def _states_clause(event: EventFormat) -> str:
+    """`oldstate` or `newstate` one of ESTABLISHMENT_STATES, by the format's own numbers."""
+    clauses = []
+    for name in ("oldstate", "newstate"):
+        numbers = [n for state in ESTABLISHMENT_STATES if (n := event.number(name, state)) is not None]
+        if event.has(name) and numbers:
+            clauses.append(numbers_filter(name, numbers))
+    return " || ".join(clauses) if len(clauses) == 2 else ""  # one side only would miss events
+
+
 def _set_state_filter(event: EventFormat, port: int | None) -> str:
     tcp = event.number("protocol", IPPROTO_TCP_NAME) if event.has("protocol") else None
     protocol = f"protocol == {tcp if tcp is not None else IPPROTO_TCP}" if event.has("protocol") else ""
-    return _and(protocol, _port_clause(event, port))
+    return _and(protocol, _states_clause(event), _port_clause(event, port))
 
 
 def _retransmit_filter(event: EventFormat, port: int | None) -> str:
