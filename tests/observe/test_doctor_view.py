@@ -32,7 +32,12 @@ FINDINGS = [
         id="accept-queue-overflow",
         severity=Severity.CRITICAL,
         title="accept queue of [2001:db8:85a3::8a2e:370:7334]:8443 overflows (nginx (pid 4194304))",
-        evidence={"listener_drops": 455, "drops_per_s": 150.66, "accept_queue": 129, "accept_queue_limit": 128},  # noqa: E501
+        evidence={
+            "listener_drops": 455,
+            "drops_per_s": 150.66,
+            "accept_queue": 129,
+            "accept_queue_limit": 128,
+        },
         explanation="The application does not call accept() fast enough. The accept queue holds backlog+1.",
         remedy=Remedy(
             advice="Accept faster, or give the queue room:",
