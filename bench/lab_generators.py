@@ -57,9 +57,10 @@ MARGIN_S = 30.0  # programs exit by themselves this long after their work, whate
 def client_driver() -> None:
     """Run clients.Run with the config on stdin, timing each start; print one JSON line."""
     from tcpq.lab import clients
+    from tcpq.lab.wire import ClientConfig
 
-    config = json.loads(sys.stdin.readline())
-    groups = [clients.Group(**group) for group in config["groups"]]
+    config = ClientConfig.from_json(sys.stdin.readline())
+    groups = list(config.groups)
     schedule = sorted(t for group in groups for t in group.times_s)
     late: list[float] = [0.0] * len(schedule)
     profile = os.environ.get("TCPQ_BENCH_PROFILE")
@@ -69,7 +70,7 @@ def client_driver() -> None:
             late[index] = now - (self.t0 + schedule[index])
             super().start(index, now)
 
-    run = TimedRun(config["address"], config["port"], config["duration_s"], groups)
+    run = TimedRun(config.address, config.port, config.duration_s, groups)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     if os.environ.get("TCPQ_BENCH_NOGC"):
         import gc
@@ -89,7 +90,7 @@ def client_driver() -> None:
             {
                 "started": started,
                 "late_s": late[:started],
-                "outcomes": report["outcomes"],
+                "outcomes": report.outcomes,
                 "cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
                 "user_s": cpu1.ru_utime - cpu0.ru_utime,
             }

@@ -59,7 +59,7 @@ def test_attack_times_are_the_simulators() -> None:
     times = attack_times(scenario, rng)
     assert len(times) == simulate(scenario).attack_syns == 8000
     config = attack_config(scenario, times, "198.18.0.1")
-    assert config["times_s"][0] == 1.0 and config["until_s"] == 5.0 and config["port"] == 443
+    assert config.times_s[0] == 1.0 and config.until_s == 5.0 and config.port == 443
 
 
 def lab_programs(owner: int) -> list[int]:

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from tcpq.cli import main
 from tcpq.lab import link, sandbox
+from tcpq.lab.wire import RelayStats
 from tcpq.observe.procfs import parse_snmp_pairs
 
 from .helpers import processes
@@ -231,6 +232,22 @@ def test_relay_stops_by_itself(pipes: Pipes) -> None:
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["read"] == 0  # answers while it runs
     assert finish(proc)["forwarded"] == 0  # stdin closed
+
+
+def test_the_link_reads_a_live_relays_counters(pipes: Pipes) -> None:
+    """LinkInfo.stats() asks the running relay and reads its RelayStats line; the note says it."""
+    proc = pipes.relay(one_way_us=1000, loss=0.5, seed=3)
+    for index in range(40):
+        pipes.peer_a.send(b"%d" % index)
+    time.sleep(0.2)
+    info = link.LinkInfo(link.USER_SPACE, 2000, 0.5, relay=proc, why="asked for instead of netem")
+    stats = info.stats()
+    assert isinstance(stats, RelayStats)
+    assert stats.read == 40 == stats.lost + stats.forwarded and 0 < stats.lost < 40
+    assert [(d.read, d.lost) for d in stats.per_direction] == [(40, stats.lost), (0, 0)]
+    assert f"relayed {stats.forwarded} packets and dropped {stats.lost} as loss" in info.notes()[1]
+    finish(proc)
+    assert info.stats() is None  # gone: nothing to ask
 
 
 def test_notes_and_limits() -> None:

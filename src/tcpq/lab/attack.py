@@ -16,17 +16,16 @@ SYN-ACK retransmission (kernel-model §3.2: a failed one would unlink the reques
 spoofed peer ever answers or resets, so the requests stay half-open until they expire (§3.5).
 """
 
-import json
 import select
 import subprocess
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
-from tcpq.lab.clients import go_line
+from tcpq.lab.wire import AttackConfig, AttackReport, go_line
 from tcpq.scenario import Scenario
 from tcpq.sim.arrivals import arrival_times
 from tcpq.types import RunResult
@@ -48,17 +47,17 @@ def attack_times(scenario: Scenario, rng: np.random.Generator) -> npt.NDArray[np
     return arrival_times(scenario.attack, scenario.duration, rng)
 
 
-def attack_config(scenario: Scenario, times_us: npt.NDArray[np.int64], address: str) -> dict[str, object]:
-    """The attacker program's config (tcpq.lab.attacker.AttackConfig) for these SYN times."""
+def attack_config(scenario: Scenario, times_us: npt.NDArray[np.int64], address: str) -> AttackConfig:
+    """The attacker program's config for these SYN times."""
     duration_s = scenario.duration / US
-    return {
-        "address": address,
-        "port": scenario.server.port,
-        "times_s": (times_us / US).tolist(),
-        "until_s": duration_s,
-        "lifetime_s": duration_s + LIFETIME_MARGIN_S,
-        "seed": scenario.seed,
-    }
+    return AttackConfig(
+        address=address,
+        port=scenario.server.port,
+        times_s=tuple((times_us / US).tolist()),
+        until_s=duration_s,
+        lifetime_s=duration_s + LIFETIME_MARGIN_S,
+        seed=scenario.seed,
+    )
 
 
 def swallow_synacks(server: sandbox.Namespace) -> None:
@@ -100,7 +99,7 @@ def _error(proc: "subprocess.Popen[bytes]") -> str:
 class LabAttack:
     proc: "subprocess.Popen[bytes]"
     offered: int
-    report: dict[str, object] = field(default_factory=dict)
+    report: AttackReport | None = None  # None: the attacker reported nothing
 
     @classmethod
     def start(cls, lab: sandbox.Lab, scenario: Scenario, rng: np.random.Generator) -> "LabAttack":
@@ -111,7 +110,7 @@ class LabAttack:
         proc = attacker.python("tcpq.lab.attacker", "-", stdin=True)  # the times can be megabytes
         assert proc.stdin is not None
         try:
-            proc.stdin.write(json.dumps(config).encode() + b"\n")
+            proc.stdin.write(config.to_json().encode() + b"\n")
             proc.stdin.flush()
         except BrokenPipeError:
             pass  # it died: said below
@@ -132,26 +131,26 @@ class LabAttack:
         """Wait (bounded) for the attacker's report: it stops sending at the duration."""
         line = _read_line(self.proc, REPORT_TIMEOUT_S)
         if line.strip():
-            self.report = json.loads(line)
+            self.report = AttackReport.from_json(line)
 
     @property
     def sent(self) -> int:
-        return int(str(self.report.get("sent", 0)))
+        return self.report.sent if self.report is not None else 0
 
     def notes(self) -> list[str]:
-        if not self.report:
+        report = self.report
+        if report is None:
             return [f"attack: the attacker reported nothing ({self.offered} SYNs offered)"]
         notes = [
             f"attack: {self.sent} of {self.offered} spoofed SYNs sent from {SPOOFED_NET} (attacker "
             "namespace, raw socket); the server's SYN-ACKs to them were dropped inside the lab (nft)"
         ]
-        late = float(str(self.report.get("late_mean_s", 0.0)))
-        errors = int(str(self.report.get("errors", 0)))
-        if late > LATE_NOTE_S or self.sent < self.offered:
+        if report.late_mean_s > LATE_NOTE_S or self.sent < self.offered:
             notes.append(
-                f"attack: the attacker could not keep the schedule: SYNs left {late * 1000:.1f} ms late on "
-                f"average (max {float(str(self.report.get('late_max_s', 0.0))) * 1000:.0f} ms), "
-                f"{self.offered - self.sent} not sent ({errors} send errors)"
+                "attack: the attacker could not keep the schedule: SYNs left "
+                f"{report.late_mean_s * 1000:.1f} ms late on average "
+                f"(max {report.late_max_s * 1000:.0f} ms), "
+                f"{self.offered - self.sent} not sent ({report.errors} send errors)"
             )
         return notes
 

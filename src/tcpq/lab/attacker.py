@@ -8,7 +8,7 @@ cycling through 127.1.0.0/16 and varying source ports, so each SYN is a new 4-tu
 request for the listener (kernel-model §2). It prints "ready", waits for "go T0" on stdin
 (T0: the lab's shared CLOCK_MONOTONIC start, the same for clients, sampler and filter), then
 sends each SYN at T0 + its time through one raw socket (IPPROTO_RAW: the header is ours) in a
-tight loop that sleeps only when it is ahead of schedule, prints one JSON report and exits.
+tight loop that sleeps only when it is ahead of schedule, prints one wire.AttackReport and exits.
 
 Bounded: at most the given SYNs, and it exits by itself after `lifetime_s` whatever happens.
 The spoofed sources only mean something inside the lab: the server namespace accepts them on
@@ -16,19 +16,17 @@ the attacker's veth only (`route_localnet`), and swallows its SYN-ACKs to them (
 spoofed peers never answer and the requests stay half-open (kernel-model §3).
 """
 
-import json
 import os
 import select
 import socket
 import sys
 import time
 from bisect import bisect_right
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from tcpq.lab.clients import parse_go
+from tcpq.lab.wire import AttackConfig, AttackReport, parse_go
 
 SOURCE_NET = (127 << 24) | (1 << 16)  # 127.1.0.0/16
 HOSTS = 254  # last octet 1..254: no .0 or .255 that anything could read as a network or broadcast
@@ -75,16 +73,6 @@ PACKET = np.dtype(
     ]
 )
 assert PACKET.itemsize == PACKET_LEN
-
-
-@dataclass(frozen=True)
-class AttackConfig:
-    address: str  # the listener's address (destination)
-    port: int
-    times_s: list[float]  # sorted send times after T0
-    until_s: float  # SYNs still unsent this long (+ GRACE_S) after T0 stay unsent: the duration
-    lifetime_s: float  # the program exits by itself this long after it starts, whatever happens
-    seed: int = 1  # initial sequence numbers
 
 
 def _fold(total: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
@@ -165,7 +153,7 @@ class Packets:
 
 def attack(
     sock: socket.socket, config: AttackConfig, packets: Packets, started: float, t0: float | None = None
-) -> dict[str, object]:
+) -> AttackReport:
     """Send every SYN at t0 + its time (or as soon after as the machine allows); report what was
     done. `t0` is a time.monotonic() instant (None: now); report times are relative to it."""
     times = config.times_s
@@ -202,16 +190,16 @@ def attack(
         last_s = time.monotonic() - t0
         index = due
     sent -= errors
-    return {
-        "offered": total,
-        "sent": sent,
-        "errors": errors,
-        "unsent": total - sent - errors,
-        "first_s": first_s,
-        "last_s": last_s,
-        "late_mean_s": late_sum / (sent + errors) if sent + errors else 0.0,
-        "late_max_s": late_max,
-    }
+    return AttackReport(
+        offered=total,
+        sent=sent,
+        errors=errors,
+        unsent=total - sent - errors,
+        first_s=first_s,
+        last_s=last_s,
+        late_mean_s=late_sum / (sent + errors) if sent + errors else 0.0,
+        late_max_s=late_max,
+    )
 
 
 class Stdin:
@@ -242,7 +230,7 @@ def main() -> None:
         text = stdin.line(started + CONFIG_TIMEOUT_S)
         if not text:
             sys.exit("no config on stdin")
-    config = AttackConfig(**json.loads(text))
+    config = AttackConfig.from_json(text)
     deadline = started + config.lifetime_s
     packets = Packets(config)
     if config.times_s:
@@ -255,7 +243,7 @@ def main() -> None:
         return
     report = attack(sock, config, packets, started, t0)
     sock.close()
-    print(json.dumps(report), flush=True)
+    print(report.to_json(), flush=True)
 
 
 if __name__ == "__main__":

@@ -32,19 +32,31 @@ The timer tick is the kernel's CONFIG_HZ, read from /proc/config.gz or /boot/con
 import contextlib
 import gzip
 import itertools
-import json
 import platform
 import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
-from tcpq.lab.clients import go_line
 from tcpq.lab.sampler import ListenerSampler
 from tcpq.lab.wave import SplitWave, Wave
+from tcpq.lab.wire import (
+    ClientConfig,
+    ClientGroup,
+    ClientReport,
+    Message,
+    ProbeConfig,
+    ProbeResult,
+    ServerAccepts,
+    ServerConfig,
+    WaveConfig,
+    WavePackets,
+    go_line,
+)
 from tcpq.model.timing import REFERENCE_HOST, HostTiming
 from tcpq.observe.netns import resolve_netns
 from tcpq.types import Calibration
@@ -69,28 +81,29 @@ WAVE_PORT_STRIDE = 100  # a retry's port: clear of the ports the other waves use
 SWITCH_S = 0.5  # when the wave probe's listener changes (the wave comes ~1 s after the burst)
 REPEAT = 3
 PORTS = {"accept": 5102, "long": 5104, "dropped": 5105, "wave": 5110, "burst": 5120}
+M = TypeVar("M", bound=Message)
 
 
 def _server(
     lab: sandbox.Lab, port: int, *, accept: str, accept_after_s: float, lifetime_s: float
 ) -> "subprocess.Popen[bytes]":
-    config = {
-        "address": lab.server.address,
-        "port": port,
-        "backlog": 4096,
-        "accept": accept,
-        "rate": 0.0,
-        "workers": 0,
-        "service_s": 0.0,
-        "service_exponential": False,
-        "accept_after_s": accept_after_s,
-        "request_mode": False,
-        "lifetime_s": lifetime_s,
-        "seed": 1,
-        "close_delay_s": 0.0,
-        "log_accepts": True,
-    }
-    proc = lab.server.python("tcpq.lab.server", json.dumps(config))
+    config = ServerConfig(
+        address=lab.server.address,
+        port=port,
+        backlog=4096,
+        accept=accept,
+        rate=0.0,
+        workers=0,
+        service_s=0.0,
+        service_exponential=False,
+        accept_after_s=accept_after_s,
+        request_mode=False,
+        lifetime_s=lifetime_s,
+        seed=1,
+        close_delay_s=0.0,
+        log_accepts=True,
+    )
+    proc = lab.server.python("tcpq.lab.server", config.to_json())
     _ready(proc, "server")
     return proc
 
@@ -101,8 +114,8 @@ def _ready(proc: "subprocess.Popen[bytes]", what: str) -> None:
         raise TcpqError(f"calibrate: the {what} did not start")
 
 
-def _last_json(proc: "subprocess.Popen[bytes]", key: str, timeout_s: float) -> object:
-    """The JSON line a probe program prints when it is done."""
+def _last_message(proc: "subprocess.Popen[bytes]", kind: type[M], timeout_s: float) -> M:
+    """The message a probe program prints when it is done (its last JSON line)."""
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -110,12 +123,12 @@ def _last_json(proc: "subprocess.Popen[bytes]", key: str, timeout_s: float) -> o
         raise TcpqError("calibrate: a probe did not finish in time") from None
     for line in reversed(out.decode(errors="replace").splitlines()):
         if line.startswith("{"):
-            return json.loads(line)[key]
+            return kind.from_json(line)
     raise TcpqError("calibrate: a probe printed no result")
 
 
-def _probe(lab: sandbox.Lab, config: dict[str, object]) -> "subprocess.Popen[bytes]":
-    proc = lab.client.python("tcpq.lab.probe", json.dumps(config), stdin=True)
+def _probe(lab: sandbox.Lab, config: ProbeConfig) -> "subprocess.Popen[bytes]":
+    proc = lab.client.python("tcpq.lab.probe", config.to_json(), stdin=True)
     _ready(proc, "probe client")
     assert proc.stdin is not None
     proc.stdin.write(b"go\n")
@@ -132,47 +145,25 @@ def _deciles(values: list[float]) -> tuple[int, ...]:
 
 def measure_accept_cost(lab: sandbox.Lab) -> list[float]:
     server = _server(lab, PORTS["accept"], accept="immediate", accept_after_s=0.4, lifetime_s=1.5)
-    probe = _probe(
-        lab,
-        {
-            "mode": "spaced",
-            "address": lab.server.address,
-            "port": PORTS["accept"],
-            "count": QUEUED,
-            "spacing_s": 0.0,
-            "lifetime_s": 1.2,
-        },
-    )
-    _last_json(probe, "result", 10)
-    accepted = _last_json(server, "accepted", 10)
-    assert isinstance(accepted, list)
-    times = [float(t) for t in accepted]
-    return [later - earlier for earlier, later in itertools.pairwise(times)]
+    config = ProbeConfig("spaced", lab.server.address, PORTS["accept"], QUEUED, lifetime_s=1.2, spacing_s=0.0)
+    _last_message(_probe(lab, config), ProbeResult, 10)
+    accepted = _last_message(server, ServerAccepts, 10).accepted
+    return [later - earlier for earlier, later in itertools.pairwise(accepted)]
 
 
 def _generator_report(
     lab: sandbox.Lab, port: int, times: list[float], duration_s: float, connect_timeout_s: float | None = None
-) -> tuple[float, dict[str, object]]:
+) -> tuple[float, ClientReport]:
     """Run the lab's client generator on `times`: its start T0 (monotonic) and its report.
 
     The lab's own sampler runs meanwhile: it takes CPU time from the server as in every lab run."""
-    config = {
-        "address": lab.server.address,
-        "port": port,
-        "duration_s": duration_s,
-        "groups": [
-            {
-                "times_s": times,
-                "connect_timeout_s": connect_timeout_s,
-                "request": False,
-                "request_after_s": 0.0,
-                "close_after_s": None,
-            }
-        ],
-    }
+    group = ClientGroup(
+        tuple(times), connect_timeout_s, request=False, request_after_s=0.0, close_after_s=None
+    )
+    config = ClientConfig(lab.server.address, port, duration_s, (group,))
     clients = lab.client.python("tcpq.lab.clients", "-", stdin=True)
     assert clients.stdin is not None and clients.stdout is not None
-    clients.stdin.write(json.dumps(config).encode() + b"\n")
+    clients.stdin.write(config.to_json().encode() + b"\n")
     clients.stdin.flush()
     _ready(clients, "client generator")
     sampler = ListenerSampler(resolve_netns(lab.server.name), port, 0.1)
@@ -181,20 +172,17 @@ def _generator_report(
     clients.stdin.write(go_line(t0))
     clients.stdin.flush()
     try:
-        report = json.loads(clients.stdout.readline())
+        report = ClientReport.from_json(clients.stdout.readline())
     finally:
         sampler.stop()
         clients.kill()
-    assert isinstance(report, dict)
     return t0, report
 
 
 def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_s: float) -> list[float]:
     """When each connect() call of the generator was made (monotonic)."""
     t0, report = _generator_report(lab, port, times, duration_s)
-    started = report["started_s"]
-    assert isinstance(started, list)
-    return sorted(t0 + float(t) for t in started)
+    return sorted(t0 + t for t in report.started_s)
 
 
 def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[float]]:
@@ -214,14 +202,13 @@ def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[fl
         server = _server(lab, port, accept="immediate", accept_after_s=0.0, lifetime_s=lifetime_s)
         times = [round(r * ROUND_S, 6) for r in range(ROUNDS) for _ in range(BURST)]
         starts = _generator_starts(lab, port, times, ROUNDS * ROUND_S)
-        accepted = _last_json(server, "accepted", 10)
-        assert isinstance(accepted, list)
+        accepted = _last_message(server, ServerAccepts, 10).accepted
         for r in range(ROUNDS):
             burst = starts[r * BURST : (r + 1) * BURST]
             if len(burst) < BURST:
                 break
             gaps += [later - earlier for earlier, later in itertools.pairwise(burst)]
-            after = [float(a) for a in accepted if burst[0] <= float(a) < burst[0] + ROUND_S]
+            after = [a for a in accepted if burst[0] <= a < burst[0] + ROUND_S]
             if after:
                 firsts.append((min(after) - burst[0], burst[-1] - burst[0]))
     return firsts, gaps
@@ -272,9 +259,8 @@ def measure_preemption(lab: sandbox.Lab) -> list[float]:
     server = _server(lab, PORTS["long"], accept="immediate", accept_after_s=0.0, lifetime_s=lifetime_s)
     times = [round(r * LONG_ROUND_S, 6) for r in range(LONG_ROUNDS) for _ in range(LONG_BURST)]
     starts = _generator_starts(lab, PORTS["long"], times, LONG_ROUNDS * LONG_ROUND_S)
-    accepted = _last_json(server, "accepted", 10)
-    assert isinstance(accepted, list)
-    return preemption_waits(starts, [float(a) for a in accepted], LONG_BURST, LONG_ROUND_S)
+    accepted = _last_message(server, ServerAccepts, 10).accepted
+    return preemption_waits(starts, list(accepted), LONG_BURST, LONG_ROUND_S)
 
 
 def preemption_waits(starts: list[float], accepted: list[float], burst: int, round_s: float) -> list[float]:
@@ -321,51 +307,44 @@ def measure_timer_lateness(lab: sandbox.Lab) -> list[float]:
     duration_s = times[-1] + TIMER_TIMEOUT_S + 0.2
     with _syns_dropped(lab) as port:
         _, report = _generator_report(lab, port, times, duration_s, connect_timeout_s=TIMER_TIMEOUT_S)
-    started, ended = report["started_s"], report["ended_at_s"]
-    assert isinstance(started, list) and isinstance(ended, dict)
-    timed_out = ended.get("timed_out", [])
-    assert isinstance(timed_out, list)
+    started, timed_out = report.started_s, report.ended_at_s.get("timed_out", ())
     if len(timed_out) != len(started):
         raise TcpqError("calibrate: the timer probe's connects did not all time out")
     # One timeout for all, so the order of the ends is the order of the starts.
     return [end - (start + TIMER_TIMEOUT_S) for start, end in zip(sorted(started), timed_out, strict=True)]
 
 
-def _wave(lab: sandbox.Lab, port: int, config: dict[str, object]) -> Wave:
+def _wave(lab: sandbox.Lab, port: int, backlog: int, switch: str, new_backlog: int = 0) -> Wave:
     """Clients dropped at a listener retransmit together about 1 s later; time that wave.
     A wave split by a timer-wheel bucket edge is probed again, on the next port, up to
     WAVE_TRIES times (each try splits with a chance of the connects' span over 32 ms)."""
     for attempt in range(WAVE_TRIES):
+        config = WaveConfig(
+            address=lab.server.address,
+            port=port + WAVE_PORT_STRIDE * attempt,
+            switch_s=SWITCH_S,
+            lifetime_s=SWITCH_S + 1.4,
+            backlog=backlog,
+            switch=switch,
+            new_backlog=new_backlog,
+        )
         try:
-            return _wave_once(lab, port + WAVE_PORT_STRIDE * attempt, config)
+            return _wave_once(lab, config)
         except SplitWave:
             if attempt == WAVE_TRIES - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-def _wave_once(lab: sandbox.Lab, port: int, config: dict[str, object]) -> Wave:
-    probe = lab.server.python(
-        "tcpq.lab.wave",
-        json.dumps(
-            {
-                "address": lab.server.address,
-                "port": port,
-                "switch_s": SWITCH_S,
-                "lifetime_s": SWITCH_S + 1.4,
-                **config,
-            }
-        ),
-        stdin=True,
-    )
+def _wave_once(lab: sandbox.Lab, config: WaveConfig) -> Wave:
+    probe = lab.server.python("tcpq.lab.wave", config.to_json(), stdin=True)
     _ready(probe, "wave probe")
     assert probe.stdin is not None
     probe.stdin.write(b"go\n")
     probe.stdin.flush()
-    _generator_starts(lab, port, [0.0] * WAVE, SWITCH_S + 1.2)
-    packets = _last_json(probe, "packets", 10)
-    assert isinstance(packets, list)
-    return Wave.after([(float(t), int(flags)) for t, flags in packets], SWITCH_S, WAVE // 2)
+    _generator_starts(lab, config.port, [0.0] * WAVE, SWITCH_S + 1.2)
+    packets = _last_message(probe, WavePackets, 10).packets
+    return Wave.after(list(packets), SWITCH_S, WAVE // 2)
 
 
 def measure_packet_costs(lab: sandbox.Lab) -> dict[str, float]:
@@ -380,13 +359,12 @@ def measure_packet_costs(lab: sandbox.Lab) -> dict[str, float]:
       and after 9 children the full accept queue drops the other final ACKs: `drop`.
     """
     grown = [
-        _wave(lab, PORTS["wave"] + r, {"backlog": 0, "switch": "relisten", "new_backlog": 4096})
-        for r in range(REPEAT)
+        _wave(lab, PORTS["wave"] + r, backlog=0, switch="relisten", new_backlog=4096) for r in range(REPEAT)
     ]
     syn = statistics.median(wave.syn_us() for wave in grown)
     synack = statistics.median(wave.synack_us() for wave in grown)
     child = statistics.median(wave.ack_us() for wave in grown)
-    full = [_wave(lab, PORTS["wave"] + REPEAT + r, {"backlog": 8, "switch": "drain"}) for r in range(REPEAT)]
+    full = [_wave(lab, PORTS["wave"] + REPEAT + r, backlog=8, switch="drain") for r in range(REPEAT)]
     drop = statistics.median(wave.ack_us(first=9, first_us=child) for wave in full)
     return {"syn": syn, "synack": synack, "child": child, "drop": max(0.0, drop)}
 

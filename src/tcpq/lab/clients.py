@@ -1,10 +1,10 @@
 """The lab's client load generator, run inside the client namespace.
 
 `python -m tcpq.lab.clients CONFIG` (or `-`: the config is the first line on stdin) reads a
-JSON config (arrival times already drawn by tcpq with the scenario's seed, so lab and
+wire.ClientConfig (arrival times already drawn by tcpq with the scenario's seed, so lab and
 simulation see the same arrivals), waits for "go T0" on stdin, then runs every attempt with
-non-blocking sockets in one epoll loop and prints one JSON object with each attempt's outcome
-and times. Bounded: it makes at most the given attempts and stops at the scenario's duration.
+non-blocking sockets in one epoll loop and prints one wire.ClientReport with each attempt's
+outcome and times. Bounded: it makes at most the given attempts and stops at the scenario's duration.
 
 One clock for the whole lab: T0 is a CLOCK_MONOTONIC instant (system-wide, so the same in
 every process) chosen by tcpq's runner a little in the future; each attempt starts at T0 + its
@@ -23,7 +23,6 @@ ends as `no_port` (no local socket could be had) instead of stopping the generat
 
 import errno
 import gc
-import json
 import resource
 import select
 import socket
@@ -31,6 +30,8 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from tcpq.lab.wire import ClientConfig, ClientGroup, ClientReport, parse_go
 
 REQUEST = b"GET\n"
 LINGER_S = 60.0
@@ -62,20 +63,11 @@ class Attempt:
 
 
 @dataclass
-class Group:
-    times_s: list[float]
-    connect_timeout_s: float | None
-    request: bool
-    request_after_s: float
-    close_after_s: float | None
-
-
-@dataclass
 class Run:
     address: str
     port: int
     duration_s: float
-    groups: list[Group]
+    groups: list[ClientGroup]
     attempts: list[Attempt] = field(default_factory=list)
     # Per group, one FIFO lane per action: a group's delay is fixed, so each lane is in time order.
     lanes: list[deque[tuple[float, int]]] = field(default_factory=list)
@@ -231,7 +223,7 @@ class Run:
         finally:
             gc.enable()
 
-    def report(self) -> dict[str, object]:
+    def report(self) -> ClientReport:
         late = [a.start - due for a, due in zip(self.attempts, self.scheduled, strict=True) if a.start]
         counts: dict[str, int] = {}
         for attempt in self.attempts:
@@ -239,44 +231,30 @@ class Run:
             if attempt.state != "done" and attempt.outcome is None:
                 outcome = "pending"
             counts[outcome] = counts.get(outcome, 0) + 1
-        return {
-            "attempted": len(self.attempts),
-            "outcomes": counts,
-            "connect_s": [a.connect_s for a in self.attempts if a.connect_s is not None],
-            "response_s": [a.response_s for a in self.attempts if a.response_s is not None],
-            "connected_at_s": sorted(
-                a.start - self.t0 + a.connect_s for a in self.attempts if a.connect_s is not None
-            ),
+        connect = [(a.start, a.connect_s) for a in self.attempts if a.connect_s is not None]
+        return ClientReport(
+            attempted=len(self.attempts),
+            outcomes=counts,
+            connect_s=tuple([connect_s for _, connect_s in connect]),
+            response_s=tuple([a.response_s for a in self.attempts if a.response_s is not None]),
+            connected_at_s=tuple(sorted([start - self.t0 + connect_s for start, connect_s in connect])),
             # when each attempt that did not end connected ended, from T0, by its outcome
-            "ended_at_s": ended_at(self.attempts, self.t0),
-            "late_mean_s": sum(late) / len(late) if late else 0.0,
-            "late_max_s": max(late, default=0.0),
+            ended_at_s=ended_at(self.attempts, self.t0),
+            late_mean_s=sum(late) / len(late) if late else 0.0,
+            late_max_s=max(late, default=0.0),
             # when each connect() was really called, from T0 (tcpq lab calibrate's connect gap)
-            "started_s": [a.start - self.t0 for a in self.attempts if a.start],
-        }
+            started_s=tuple([a.start - self.t0 for a in self.attempts if a.start]),
+        )
 
 
-def ended_at(attempts: list[Attempt], t0: float) -> dict[str, list[float]]:
+def ended_at(attempts: list[Attempt], t0: float) -> dict[str, tuple[float, ...]]:
     """{outcome: sorted times from T0} of the attempts finish() ended (refused, reset, timed_out,
     no_port): the cumulative outcome series of the run's time series are binned from these."""
     times: dict[str, list[float]] = {}
     for attempt in attempts:
         if attempt.ended is not None and attempt.outcome is not None:
             times.setdefault(attempt.outcome, []).append(attempt.ended - t0)
-    return {outcome: sorted(values) for outcome, values in sorted(times.items())}
-
-
-def go_line(t0: float) -> bytes:
-    """What tcpq writes to start a lab program: "go" and the shared start time T0."""
-    return f"go {t0!r}\n".encode()
-
-
-def parse_go(line: str) -> tuple[bool, float | None]:
-    """("go T0" → (True, T0); a bare "go" → (True, None): start now; anything else → not go)."""
-    words = line.split()
-    if not words or words[0] != "go" or len(words) > 2:
-        return False, None
-    return True, float(words[1]) if len(words) == 2 else None
+    return {outcome: tuple(sorted(values)) for outcome, values in sorted(times.items())}
 
 
 def raise_descriptor_limit() -> None:
@@ -289,10 +267,9 @@ def raise_descriptor_limit() -> None:
 def main() -> None:
     # CONFIG, or "-": the config is the first line on stdin (one argument holds at most 128 KiB,
     # about 13k arrival times).
-    config = json.loads(sys.stdin.readline() if sys.argv[1] == "-" else sys.argv[1])
-    groups = [Group(**g) for g in config["groups"]]
+    config = ClientConfig.from_json(sys.stdin.readline() if sys.argv[1] == "-" else sys.argv[1])
     runner = Run(
-        address=config["address"], port=config["port"], duration_s=config["duration_s"], groups=groups
+        address=config.address, port=config.port, duration_s=config.duration_s, groups=list(config.groups)
     )
     raise_descriptor_limit()
     print("ready", flush=True)
@@ -300,8 +277,7 @@ def main() -> None:
     if not go:
         return
     runner.run(t0)
-    json.dump(runner.report(), sys.stdout)
-    sys.stdout.write("\n")
+    sys.stdout.write(runner.report().to_json() + "\n")
     sys.stdout.flush()
     # Keep every socket as it is until tcpq, having read the counters, ends this process:
     # closing here would add teardown to the run's counters. Bounded: tcpq kills us long before.

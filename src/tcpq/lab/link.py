@@ -19,7 +19,6 @@ list, so the lab's cleanup kills it.
 
 import ctypes
 import fcntl
-import json
 import os
 import select
 import struct
@@ -31,6 +30,7 @@ from typing import Literal
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
+from tcpq.lab.wire import RELAY_NICE, LinkConfig, RelayStats
 
 Method = Literal["auto", "netem", "user-space"]
 NETEM = "netem"
@@ -50,7 +50,6 @@ TUN_QUEUE = 10_000  # the TUN's own packet queue (txqueuelen), default 500
 # fuzz-3-37 (1141 clients/s, rtt 10 ms, backlog 2) overflowed 404 and 106 times with 100 µs of
 # spin, 31-70 times without (15-16 with no link at all; the model 22).
 SPIN_US = 0
-RELAY_NICE = -10  # this process only; without CAP_SYS_NICE it keeps the default
 
 # What the relay adds by itself per direction (TUN read wake-up, Python, write): ~0.2 ms at the
 # median on this 2-core VM (bench/lab_link.py: +0.43–0.50 ms per round trip against +0.05 ms on
@@ -77,7 +76,7 @@ class LinkInfo:
     devices: tuple[str, str] | None = None
     why: str = ""  # why the user-space link: "this kernel has no netem" or "asked for"
 
-    def stats(self) -> dict[str, object] | None:
+    def stats(self) -> RelayStats | None:
         """The relay's counters so far (None without a relay or when it does not answer)."""
         relay = self.relay
         if relay is None or relay.poll() is not None or relay.stdin is None or relay.stdout is None:
@@ -89,11 +88,7 @@ class LinkInfo:
             return None
         ready, _, _ = select.select([relay.stdout], [], [], READY_TIMEOUT_S)
         line = relay.stdout.readline() if ready else b""
-        try:
-            data = json.loads(line)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+        return RelayStats.from_json(line) if line.strip() else None
 
     def notes(self) -> list[str]:
         """What the report says about the network: which link, what it did, what it could not."""
@@ -124,19 +119,15 @@ def _ms(us: int) -> str:
     return f"{us / 1000:g} ms"
 
 
-def _describe(stats: dict[str, object]) -> str:
-    def num(key: str) -> float:
-        value = stats.get(key, 0)
-        return float(value) if isinstance(value, int | float) else 0.0
-
+def _describe(stats: RelayStats) -> str:
     text = (
-        f"the link relayed {num('forwarded'):.0f} packets and dropped {num('lost'):.0f} as loss; "
-        f"it sent packets {num('late_p50_us'):.0f} µs late at the median and {num('late_max_us'):.0f} µs "
+        f"the link relayed {stats.forwarded} packets and dropped {stats.lost} as loss; "
+        f"it sent packets {stats.late_p50_us:.0f} µs late at the median and {stats.late_max_us:.0f} µs "
         "at most (on top of the requested delay)"
     )
-    overflow = num("overflow") + num("write_errors")
+    overflow = stats.overflow + stats.write_errors
     if overflow:
-        text += f"; {overflow:.0f} more packets were dropped because the link could not keep up"
+        text += f"; {overflow} more packets were dropped because the link could not keep up"
     return text
 
 
@@ -228,17 +219,17 @@ def _setup_user_space(lab: sandbox.Lab, rtt_us: int, loss: float, seed: int, lif
     try:
         fds.append(open_tun(lab.server.name, dev_server))
         fds.append(open_tun(lab.client.name, dev_client))
-        config = {
-            "fds": fds,
-            "one_way_us": rtt_us // 2,
-            "loss": loss,
-            "seed": seed,
-            "lifetime_s": lifetime_s,
-            "parent_pid": os.getpid(),
-            "spin_us": SPIN_US,
-            "nice": RELAY_NICE,
-        }
-        argv = [sys.executable, "-m", "tcpq.lab.link", json.dumps(config)]
+        config = LinkConfig(
+            fds=(fds[0], fds[1]),
+            one_way_us=rtt_us // 2,
+            loss=loss,
+            seed=seed,
+            lifetime_s=lifetime_s,
+            parent_pid=os.getpid(),
+            spin_us=SPIN_US,
+            nice=RELAY_NICE,
+        )
+        argv = [sys.executable, "-m", "tcpq.lab.link", config.to_json()]
         relay = subprocess.Popen(
             ["ip", "netns", "exec", lab.server.name, *argv],
             stdin=subprocess.PIPE,

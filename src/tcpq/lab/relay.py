@@ -3,12 +3,12 @@
 It reads packets from the two TUN devices that `tcpq.lab.link` created in the lab's
 namespaces, drops each with probability `loss` (seeded), and writes it to the other TUN after
 the one-way delay, in order per direction. It exits with its parent, on stdin EOF and after its
-lifetime; it never touches the host namespace.
+lifetime; it never touches the host namespace. CONFIG is a wire.LinkConfig; each line on stdin
+("stats", "reset") is answered with a wire.RelayStats line, and a last one is printed at exit.
 """
 
 import contextlib
 import ctypes
-import json
 import os
 import random
 import select
@@ -17,6 +17,9 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from tcpq.errors import ParseError
+from tcpq.lab.wire import DirectionStats, LinkConfig, RelayStats
 
 CLOCK_MONOTONIC = 1
 TFD_NONBLOCK = os.O_NONBLOCK
@@ -27,8 +30,6 @@ MTU = 1500
 READ_SIZE = 2048  # > MTU: a TUN without offloads hands over one IP packet of at most MTU bytes
 BATCH = 64  # packets read from one TUN before looking at the other and the timer
 QUEUE_BYTES = 64 << 20  # in flight per direction; beyond it packets are dropped and counted
-SPIN_US = 100  # wake this long before a packet is due, then poll without sleeping (VM wake-up ~50 µs)
-RELAY_NICE = -10  # this process only; without CAP_SYS_NICE it keeps the default
 POLL_S = 0.5  # the longest the relay sleeps without checking its parent and lifetime
 LATE_BINS_US = 10  # lateness histogram: 10 µs bins up to 100 ms
 LATE_BINS = 10_000
@@ -138,7 +139,7 @@ class Relay:
         heads = [d.queue[0][0] for d in self.directions.values() if d.queue]
         return min(heads) if heads else 0
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> RelayStats:
         total = sum(self.late)
 
         def percentile(q: float) -> float:
@@ -152,36 +153,33 @@ class Relay:
             return float(LATE_BINS * LATE_BINS_US)
 
         directions = list(self.directions.values())
-        return {
-            "read": sum(d.read for d in directions),
-            "lost": sum(d.lost for d in directions),
-            "forwarded": sum(d.forwarded for d in directions),
-            "overflow": sum(d.overflow for d in directions),
-            "write_errors": sum(d.write_errors for d in directions),
-            "per_direction": [{"read": d.read, "lost": d.lost, "forwarded": d.forwarded} for d in directions],
-            "late_p50_us": percentile(0.5),
-            "late_p99_us": percentile(0.99),
-            "late_max_us": self.late_max_ns / 1000,
-            "batch_max": self.batch_max,
-            "uptime_s": time.monotonic() - self.started,
-        }
+        return RelayStats(
+            read=sum(d.read for d in directions),
+            lost=sum(d.lost for d in directions),
+            forwarded=sum(d.forwarded for d in directions),
+            overflow=sum(d.overflow for d in directions),
+            write_errors=sum(d.write_errors for d in directions),
+            per_direction=tuple(DirectionStats(d.read, d.lost, d.forwarded) for d in directions),
+            late_p50_us=percentile(0.5),
+            late_p99_us=percentile(0.99),
+            late_max_us=self.late_max_ns / 1000,
+            batch_max=self.batch_max,
+            uptime_s=time.monotonic() - self.started,
+        )
 
 
-def relay_main(config: dict[str, object]) -> int:
+def relay_main(config: LinkConfig) -> int:
     """Relay packets between two TUN fds until stdin closes, the parent goes, or the lifetime ends."""
-    fds_value = config["fds"]
-    assert isinstance(fds_value, list) and len(fds_value) == 2
-    fds = [int(fd) for fd in fds_value]
-    parent = int(str(config["parent_pid"]))
-    deadline_ns = time.monotonic_ns() + round(float(str(config["lifetime_s"])) * 1e9)
-    spin_ns = int(str(config.get("spin_us", SPIN_US))) * 1000
+    fds = list(config.fds)
+    deadline_ns = time.monotonic_ns() + round(config.lifetime_s * 1e9)
+    spin_ns = config.spin_us * 1000
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)  # this process's own timers: wake within 1 ns, not 50 µs
     with contextlib.suppress(OSError):  # ahead of the lab's busy clients on a small machine, if allowed
-        os.setpriority(os.PRIO_PROCESS, 0, int(str(config.get("nice", RELAY_NICE))))
+        os.setpriority(os.PRIO_PROCESS, 0, config.nice)
     for fd in fds:
         os.set_blocking(fd, False)
-    relay = Relay(fds, int(str(config["one_way_us"])), float(str(config["loss"])), int(str(config["seed"])))
+    relay = Relay(fds, config.one_way_us, config.loss, config.seed)
     timer = Timer()
     stdin = sys.stdin.buffer.fileno()
     poller = select.epoll()
@@ -195,7 +193,7 @@ def relay_main(config: dict[str, object]) -> int:
     running = True
     while running:
         now_ns = time.monotonic_ns()
-        if now_ns >= deadline_ns or os.getppid() != parent:
+        if now_ns >= deadline_ns or os.getppid() != config.parent_pid:
             break
         timeout = min(POLL_S, (deadline_ns - now_ns) / 1e9)
         next_due = relay.next_due()
@@ -212,7 +210,7 @@ def relay_main(config: dict[str, object]) -> int:
                 pending += chunk
                 while b"\n" in pending:
                     command, pending = pending.split(b"\n", 1)
-                    out.write(json.dumps(relay.stats()) + "\n")
+                    out.write(relay.stats().to_json() + "\n")
                     out.flush()
                     if command.strip() == b"reset":  # the bench: lateness per measurement
                         relay.reset_lateness()
@@ -223,7 +221,7 @@ def relay_main(config: dict[str, object]) -> int:
         now_ns = time.monotonic_ns()
         for direction in relay.directions.values():
             relay.send_due(direction, now_ns)
-    out.write(json.dumps(relay.stats()) + "\n")
+    out.write(relay.stats().to_json() + "\n")
     out.flush()
     return 0
 
@@ -232,9 +230,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m tcpq.lab.link CONFIG_JSON", file=sys.stderr)
         return 2
-    config = json.loads(argv[0])
-    if not isinstance(config, dict):
-        print("the config must be a JSON object", file=sys.stderr)
+    try:
+        config = LinkConfig.from_json(argv[0])
+    except ParseError as exc:  # the link reports our last line of stderr
+        print(exc, file=sys.stderr)
         return 2
     return relay_main(config)
 

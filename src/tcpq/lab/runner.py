@@ -1,6 +1,5 @@
 """Scenario → RunResult on the real kernel: the lab's side of `tcpq compare`."""
 
-import json
 import math
 import platform
 import subprocess
@@ -19,7 +18,6 @@ from tcpq.kernel.resolve import resolve_sysctls
 from tcpq.kernel.versions import format_version, parse_version
 from tcpq.lab import link, sandbox
 from tcpq.lab.attack import LabAttack
-from tcpq.lab.clients import go_line
 from tcpq.lab.nftfilter import FilterSwitch
 from tcpq.lab.sampler import (
     PERIOD_S,
@@ -28,6 +26,7 @@ from tcpq.lab.sampler import (
     accept_queue_peak,
     syn_queue_peak,
 )
+from tcpq.lab.wire import ClientConfig, ClientGroup, ClientReport, ServerConfig, go_line
 from tcpq.model import mib
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
@@ -61,48 +60,48 @@ def _accept_mode(scenario: Scenario) -> str:
     return "workers" if server.workers is not None else ("rate" if isinstance(accept, float) else accept)
 
 
-def _server_config(scenario: Scenario, address: str) -> dict[str, object]:
+def _server_config(scenario: Scenario, address: str) -> ServerConfig:
     server = scenario.server
     accept = server.accept if server.accept is not None else "immediate"
     mode = _accept_mode(scenario)
     service = server.service_time
-    return {
-        "address": address,
-        "port": server.port,
-        "backlog": server.backlog,
-        "accept": mode,
-        "rate": accept if isinstance(accept, float) else 0.0,
-        "workers": server.workers or 0,
-        "service_s": service.mean_us / US if service else 0.0,
-        "service_exponential": bool(service and service.distribution.value == "exp"),
-        "accept_after_s": server.accept_after / US,
-        "wait_for_go": True,
-        "request_mode": any(group.request for group in scenario.clients),
-        "lifetime_s": scenario.duration / US + 30,
-        "seed": scenario.seed,
-        "close_delay_s": server.close_delay / US,
-    }
+    return ServerConfig(
+        address=address,
+        port=server.port,
+        backlog=server.backlog,
+        accept=mode,
+        rate=accept if isinstance(accept, float) else 0.0,
+        workers=server.workers or 0,
+        service_s=service.mean_us / US if service else 0.0,
+        service_exponential=bool(service and service.distribution.value == "exp"),
+        accept_after_s=server.accept_after / US,
+        wait_for_go=True,
+        request_mode=any(group.request for group in scenario.clients),
+        lifetime_s=scenario.duration / US + 30,
+        seed=scenario.seed,
+        close_delay_s=server.close_delay / US,
+    )
 
 
-def _client_config(scenario: Scenario, address: str, rng: np.random.Generator) -> dict[str, object]:
+def _client_config(scenario: Scenario, address: str, rng: np.random.Generator) -> ClientConfig:
     groups = []
     for group in scenario.clients:
         times = arrival_times(group, scenario.duration, rng)
         groups.append(
-            {
-                "times_s": (times / US).tolist(),
-                "connect_timeout_s": None if group.connect_timeout is None else group.connect_timeout / US,
-                "request": group.request,
-                "request_after_s": group.request_after / US,
-                "close_after_s": None if group.close_after is None else group.close_after / US,
-            }
+            ClientGroup(
+                times_s=tuple((times / US).tolist()),
+                connect_timeout_s=None if group.connect_timeout is None else group.connect_timeout / US,
+                request=group.request,
+                request_after_s=group.request_after / US,
+                close_after_s=None if group.close_after is None else group.close_after / US,
+            )
         )
-    return {
-        "address": address,
-        "port": scenario.server.port,
-        "duration_s": scenario.duration / US,
-        "groups": groups,
-    }
+    return ClientConfig(
+        address=address,
+        port=scenario.server.port,
+        duration_s=scenario.duration / US,
+        groups=tuple(groups),
+    )
 
 
 def _apply_sysctls(ns: sandbox.Namespace, values: dict[str, int | tuple[int, int]]) -> None:
@@ -170,7 +169,7 @@ def run_lab(
             offered_per_s=sum(group.rate or 0.0 for group in scenario.clients),
         )
         server = lab.server.python(
-            "tcpq.lab.server", json.dumps(_server_config(scenario, lab.server.address)), stdin=True
+            "tcpq.lab.server", _server_config(scenario, lab.server.address).to_json(), stdin=True
         )
         _wait_ready(server, "server")
         rng = np.random.default_rng(scenario.seed)  # clients, then the attack: the simulator's draws
@@ -179,7 +178,7 @@ def run_lab(
         # The config goes on stdin: one argument holds at most 128 KiB (~13k arrival times).
         clients = lab.client.python("tcpq.lab.clients", "-", stdin=True)
         assert clients.stdin is not None
-        clients.stdin.write(json.dumps(client_config).encode() + b"\n")
+        clients.stdin.write(client_config.to_json().encode() + b"\n")
         clients.stdin.flush()
         _wait_ready(clients, "client generator")
         nft = FilterSwitch(lab.server, scenario) if scenario.network.filter is not None else None
@@ -218,7 +217,7 @@ def run_lab(
         notes.extend(network.notes())
     if not report_line:
         raise TcpqError("the lab's client generator reported nothing")
-    report = json.loads(report_line)
+    report = ClientReport.from_json(report_line)
     if nft is not None:
         notes.extend(nft.notes())
     notes.extend(_timing_notes(report))
@@ -249,15 +248,13 @@ def run_lab(
     return with_settings(result, scenario.seed, version, server_values, client_values, overrides)
 
 
-def _timing_notes(report: dict[str, object]) -> list[str]:
+def _timing_notes(report: ClientReport) -> list[str]:
     """What the machine's own timing did to the schedule, when it is worth saying."""
     notes = []
-    late_mean = float(str(report.get("late_mean_s", 0.0)))
-    if late_mean > LATE_NOTE_S:
-        late_max = float(str(report.get("late_max_s", 0.0)))
+    if report.late_mean_s > LATE_NOTE_S:
         notes.append(
-            f"clients: connect() calls started {late_mean * 1000:.1f} ms late on average "
-            f"(max {late_max * 1000:.0f} ms) after T0 + their arrival times"
+            f"clients: connect() calls started {report.late_mean_s * 1000:.1f} ms late on average "
+            f"(max {report.late_max_s * 1000:.0f} ms) after T0 + their arrival times"
         )
     return notes
 
@@ -298,23 +295,22 @@ def _result(
     client_values: dict[str, int | tuple[int, int]],
     synq_limit: int,
     sampler: ListenerSampler,
-    report: dict[str, object],
+    report: ClientReport,
     server_delta: Counter[str],
     client_delta: Counter[str],
     notes: list[str],
     series_before: tuple[dict[str, int], dict[str, int]],  # the server's and the client's counters
     evidence: PeakEvidence,
 ) -> RunResult:
-    outcomes = report["outcomes"]
-    assert isinstance(outcomes, dict)
-    attempted = int(str(report["attempted"]))
-    connect_us = [round(float(s) * US) for s in report["connect_s"]]  # type: ignore[attr-defined]
-    response_us = [round(float(s) * US) for s in report["response_s"]]  # type: ignore[attr-defined]
-    connected_at = list(report["connected_at_s"])  # type: ignore[call-overload]
+    outcomes = report.outcomes
+    attempted = report.attempted
+    connect_us = [round(s * US) for s in report.connect_s]
+    response_us = [round(s * US) for s in report.response_s]
+    connected_at = report.connected_at_s
     request_mode = any(group.request for group in scenario.clients)
     limit = sampler.limit if sampler.limit is not None else -1
     accept_peak, syn_peak = evidence.peaks(sampler, limit, synq_limit)
-    ended_at: dict[str, list[float]] = report.get("ended_at_s", {})  # type: ignore[assignment]
+    ended_at = report.ended_at_s
     duration_s = scenario.duration / US
     series = TimeSeries(t_s=[], accept_queue=[], syn_queue=[], listen_drops=[], handshakes=[])
     previous = {name: series_before[0].get(name, 0) for name in mib.SERIES}

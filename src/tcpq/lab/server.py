@@ -9,40 +9,16 @@ itself after `lifetime_s`, whatever happens to tcpq.
 
 import contextlib
 import ctypes
-import json
 import random
 import select
 import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
 
-from tcpq.lab.clients import parse_go
+from tcpq.lab.wire import ServerAccepts, ServerConfig, parse_go
 
 REPLY = b"OK\n"
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    address: str
-    port: int
-    backlog: int
-    accept: str  # "never" | "immediate" | "rate" | "workers"
-    rate: float
-    workers: int
-    service_s: float
-    service_exponential: bool
-    accept_after_s: float
-    request_mode: bool
-    lifetime_s: float
-    seed: int
-    close_delay_s: float
-    # `tcpq lab calibrate`: print the monotonic time of every accept() return at exit.
-    log_accepts: bool = False
-    # `tcpq lab`: after "ready", wait for "go T0" on stdin and count accept_after from T0, the
-    # lab's shared start (lab/runner.py); otherwise from the program's own start.
-    wait_for_go: bool = False
 
 
 ACCEPTED: list[float] = []  # accept() return times, with log_accepts
@@ -174,7 +150,7 @@ def worker(
 
 
 def main() -> None:
-    config = ServerConfig(**json.loads(sys.argv[1]))
+    config = ServerConfig.from_json(sys.argv[1])
     deadline = time.monotonic() + config.lifetime_s
     sock = listen(config)
     print("ready", flush=True)
@@ -204,7 +180,7 @@ def main() -> None:
     else:
         EventLoop(sock, config).run(deadline)
     if config.log_accepts:
-        print(json.dumps({"accepted": ACCEPTED}), flush=True)
+        print(ServerAccepts(tuple(ACCEPTED)).to_json(), flush=True)
 
 
 if __name__ == "__main__":

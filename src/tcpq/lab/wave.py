@@ -1,22 +1,22 @@
 """`tcpq lab calibrate`'s wave probe, run inside the server namespace: a listener and a packet
 tap that time a wave of retransmitted SYNs as the server's interface receives it.
 
-`python -m tcpq.lab.wave CONFIG`: listens on `port` with `backlog`, prints "ready", and after
-"go" on stdin records every TCP packet the namespace receives for that port, with the kernel's
-receive timestamp (AF_PACKET, SO_TIMESTAMPNS: taken as the softirq starts on the packet, so
-the time between two packets of a drained backlog is the first one's processing). At
-`switch_s` it changes the listener the way the probe asks:
+`python -m tcpq.lab.wave CONFIG` (a wire.WaveConfig): listens on `port` with `backlog`, prints
+"ready", and after "go" on stdin records every TCP packet the namespace receives for that port,
+with the kernel's receive timestamp (AF_PACKET, SO_TIMESTAMPNS: taken as the softirq starts on
+the packet, so the time between two packets of a drained backlog is the first one's
+processing). At `switch_s` it changes the listener the way the probe asks:
 
 - `relisten`: listen() again with `new_backlog` (a listening socket takes the new backlog):
   a listener that overflowed with backlog 0 takes the whole retransmission wave;
 - `drain`: accept() until EAGAIN once, then never again: the wave finds an empty accept queue
   that fills after its first children.
 
-At `lifetime_s` it prints {"packets": [[seconds after go, TCP flags], ...]} and exits.
+At `lifetime_s` it prints a wire.WavePackets ({"packets": [[seconds after go, TCP flags], ...]})
+and exits.
 `Wave` reads such a list: the per-kind packet costs of a drained wave.
 """
 
-import json
 import socket
 import struct
 import sys
@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 from tcpq.errors import TcpqError
+from tcpq.lab.wire import WaveConfig, WavePackets, parse_go
 
 ETH_P_IP = 0x0800
 SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>; Python's socket module lacks the constants
@@ -110,8 +111,8 @@ def tcp_flags(packet: bytes, port: int) -> int | None:
     return packet[header + 13] if destination == port else None
 
 
-def read_packets(sock: socket.socket, port: int, origin: float, into: list[list[float]]) -> None:
-    """Everything queued on the tap, as [seconds after origin (CLOCK_REALTIME), flags]."""
+def read_packets(sock: socket.socket, port: int, origin: float, into: list[tuple[float, int]]) -> None:
+    """Everything queued on the tap, as (seconds after origin (CLOCK_REALTIME), flags)."""
     while True:
         try:
             data, ancillary, _, address = sock.recvmsg(96, socket.CMSG_SPACE(16))
@@ -124,7 +125,7 @@ def read_packets(sock: socket.socket, port: int, origin: float, into: list[list[
         if flags is None or stamp is None:
             continue
         seconds, nanoseconds = struct.unpack("qq", stamp[:16])
-        into.append([seconds + nanoseconds / 1e9 - origin, flags])
+        into.append((seconds + nanoseconds / 1e9 - origin, flags))
 
 
 def drain(listener: socket.socket) -> list[socket.socket]:
@@ -137,29 +138,29 @@ def drain(listener: socket.socket) -> list[socket.socket]:
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1])
-    port = config["port"]
+    config = WaveConfig.from_json(sys.argv[1])
+    port = config.port
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((config["address"], port))
-    listener.listen(config["backlog"])
+    listener.bind((config.address, port))
+    listener.listen(config.backlog)
     listener.setblocking(False)
     packets_tap = tap(port)
     print("ready", flush=True)
-    if sys.stdin.readline().strip() != "go":
+    if not parse_go(sys.stdin.readline())[0]:
         return
     origin_wall, origin = time.time(), time.monotonic()
     # Asleep but for the switch: a tap read during the wave would take a CPU from it.
-    time.sleep(max(0.0, origin + config["switch_s"] - time.monotonic()))
+    time.sleep(max(0.0, origin + config.switch_s - time.monotonic()))
     held: list[socket.socket] = []  # accepted children stay open: a close would add packets
-    if config["switch"] == "relisten":
-        listener.listen(config["new_backlog"])
+    if config.switch == "relisten":
+        listener.listen(config.new_backlog)
     else:
         held = drain(listener)
-    time.sleep(max(0.0, origin + config["lifetime_s"] - time.monotonic()))
-    packets: list[list[float]] = []
+    time.sleep(max(0.0, origin + config.lifetime_s - time.monotonic()))
+    packets: list[tuple[float, int]] = []
     read_packets(packets_tap, port, origin_wall, packets)
-    print(json.dumps({"packets": packets}), flush=True)
+    print(WavePackets(tuple(packets)).to_json(), flush=True)
     for child in held:
         child.close()
 
