@@ -5,6 +5,7 @@ import random
 import pytest
 
 from tcpq.model.listener import inet_csk_listen_start
+from tcpq.scenario import NetworkSection
 from tcpq.sim.conn import Conn, GroupPlan
 from tcpq.sim.engine import Engine
 from tcpq.sim.lifecycle import (
@@ -156,9 +157,7 @@ def make_world() -> World:
         server_ns,
         client_ns,
         listener,
-        rtt_us=0,
-        loss=0.0,
-        drop_filter=None,
+        network=NetworkSection(),
         rng=random.Random(1),
     )
 

@@ -15,6 +15,7 @@ when the queue is not empty.
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from tcpq.model.timing import HostTiming
@@ -34,22 +35,29 @@ class ServerHost(Protocol):
     def close(self, conn: Conn) -> None: ...
 
 
+@dataclass(frozen=True)
+class AppSetup:
+    """What every behaviour is built from, one per run: the engine, the server namespace it
+    calls, when it starts accepting, whether clients send requests, the host's timing and the
+    run's random draws."""
+
+    engine: Engine
+    host: ServerHost
+    accept_after: int
+    request_mode: bool
+    timing: HostTiming
+    rng: random.Random
+
+
 class ServerApp:
     """Base: never accepts (`accept = "never"`). Subclasses override `_readable` (the listener
     became readable while running) and `_start` (accept_after has come)."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        host: ServerHost,
-        accept_after: int,
-        request_mode: bool,
-        timing: HostTiming,
-        rng: random.Random,
-    ) -> None:
+    def __init__(self, setup: AppSetup) -> None:
+        engine, timing, rng, accept_after = setup.engine, setup.timing, setup.rng, setup.accept_after
         self.engine = engine
-        self.host = host
-        self.request_mode = request_mode
+        self.host = setup.host
+        self.request_mode = setup.request_mode
         self.accept_us = timing.accept_us
         self.latency = quantile_sampler(timing.wakeup_us, rng)
         self.behind_client = timing.behind_client
@@ -99,7 +107,7 @@ class ServerApp:
         """Run `handler` at `when` (from wake_at), or later if the server is placed behind the
         client and the client program is still busy then (its burst took longer than it
         looked: calls whose handshake completes inside them are slower)."""
-        self.engine.at(when, self._when_free, handler)
+        self.engine.at(max(when, self.engine.now), self._when_free, handler)  # slice over before now: now
 
     def _when_free(self, handler: Callable[[object], None]) -> None:
         now = self.engine.now
@@ -163,20 +171,11 @@ class ImmediateApp(ServerApp):
 class RateApp(ServerApp):
     """One accept() every 1/rate seconds at most; asleep in between."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        host: ServerHost,
-        accept_after: int,
-        request_mode: bool,
-        timing: HostTiming,
-        rng: random.Random,
-        rate: float,
-    ) -> None:
+    def __init__(self, setup: AppSetup, rate: float) -> None:
         self.interval = max(1, round(1_000_000 / rate))
         self.next_accept = 0
         self.wake_armed = False
-        super().__init__(engine, host, accept_after, request_mode, timing, rng)
+        super().__init__(setup)
 
     def _readable(self) -> None:
         if not self.wake_armed:
@@ -218,21 +217,11 @@ class WorkersApp(ServerApp):
     client closes; only then does it close and take the next connection. A client that closes
     before sending its request frees its worker at once."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        host: ServerHost,
-        accept_after: int,
-        request_mode: bool,
-        timing: HostTiming,
-        rng: random.Random,
-        workers: int,
-        service: ServiceTime,
-    ) -> None:
+    def __init__(self, setup: AppSetup, workers: int, service: ServiceTime) -> None:
         self.idle = workers  # blocked in accept()
         self.waking = 0  # woken, not yet running
-        self.service_time = _sampler(service, rng)
-        super().__init__(engine, host, accept_after, request_mode, timing, rng)
+        self.service_time = _sampler(service, setup.rng)
+        super().__init__(setup)
 
     def _readable(self) -> None:
         # One exclusive waiter woken per connection queued and not yet claimed.

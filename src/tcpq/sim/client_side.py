@@ -16,14 +16,15 @@ from tcpq.sim.conn import Conn
 from tcpq.sim.engine import Engine
 from tcpq.sim.lifecycle import ClientEvent, ClientState, client_next
 from tcpq.sim.link import Handler, Link
+from tcpq.sim.side import Side
 from tcpq.sim.stats import RunStats
 
 if TYPE_CHECKING:
     from tcpq.sim.server_side import ServerSide
 
 # Handlers run for every packet: the states and events they use are module constants, and
-# the methods they call on the link, the stats and the server side are bound once (below and
-# in `attach`), which saves an attribute lookup and a bound-method allocation per call.
+# the methods they call on the link, the stats and the server side are bound once (in Side,
+# below and in `attach`), which saves an attribute lookup and a bound-method allocation per call.
 _SYN_SENT, _ESTABLISHED = ClientState.SYN_SENT, ClientState.ESTABLISHED
 _FIN_WAIT, _CLOSED = ClientState.FIN_WAIT, ClientState.CLOSED
 _CONNECT, _SYNACK, _CLOSE = ClientEvent.CONNECT, ClientEvent.SYNACK, ClientEvent.CLOSE
@@ -31,7 +32,7 @@ _RETRIES_EXHAUSTED, _RST = ClientEvent.RETRIES_EXHAUSTED, ClientEvent.RST
 _TW_FULL, _TW_EXPIRED = ClientEvent.TW_FULL, ClientEvent.TW_EXPIRED
 
 
-class ClientSide:
+class ClientSide(Side):
     # The server side's handlers, bound by `attach` (the two sides send to each other).
     _server_syn: Handler
     _server_bare_ack: Handler
@@ -40,11 +41,8 @@ class ClientSide:
     _server_fin: Handler
 
     def __init__(self, engine: Engine, client_ns: Netns, link: Link, stats: RunStats) -> None:
-        self.engine = engine
+        super().__init__(engine, client_ns, link, stats)
         self.client_ns = client_ns
-        self.link = link
-        self.stats = stats
-        self.rtt = link.rtt
         # The client program makes one call (connect(), send()) at a time, `connect_gap_us`
         # apart at the most (model/timing.py): when it can make its next one.
         self.program_free_at = 0
@@ -56,10 +54,6 @@ class ClientSide:
         self.requests_waiting: list[Conn] = []
         # How late the program's own timer (its connect timeout) fires: a draw (runner.py).
         self.timer_late: Callable[[], int] = lambda: 0
-        self._timer = link.timer
-        self._send = link.send
-        self._send_reliably = link.send_reliably
-        self._send_from_timer = link.send_from_timer
         self._synack_cost = link.costs.synack
         self._resolve = stats.resolve
         self._connect_times = stats.connect_times
@@ -67,7 +61,6 @@ class ClientSide:
         self._data_timer = self.data_timer
         self._close = self.close
         self._tw_expire = self.tw_expire
-        self._fin_timer = self.fin_timer
 
     def attach(self, server: "ServerSide") -> None:
         """Bind the server side's handlers: where this side's packets arrive."""
@@ -222,8 +215,7 @@ class ClientSide:
             return
         conn.state = client_next(conn.state, _CLOSE)
         assert conn.sock is not None
-        expiry = mclient.start_data(conn.sock, self.engine.now, mclient.data_rto(self.client_ns, self.rtt))
-        self._timer(expiry, self._fin_timer, conn)
+        self._arm_fin(conn.sock, conn)
         self._send_reliably(self._server_fin, conn)
 
     def fin_timer(self, conn: Conn) -> None:
@@ -234,12 +226,10 @@ class ClientSide:
         if conn.port in conn.addr.tw.entries:
             return
         assert conn.sock is not None
-        nxt = mclient.tcp_retransmit_fin(self.client_ns, conn.sock, self.engine.now)
-        if nxt is None:
+        if not self._rearm_fin(conn.sock, conn):
             conn.state = client_next(conn.state, _RETRIES_EXHAUSTED)
             self._release_port(conn)
             return
-        self._timer(nxt, self._fin_timer, conn)
         self._send_from_timer(self._server_fin, conn)
 
     def fin_acked(self, conn: Conn) -> None:

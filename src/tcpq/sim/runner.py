@@ -21,7 +21,7 @@ from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.model.timing import HostTiming
 from tcpq.scenario import Scenario, expected_attempts
-from tcpq.sim.app import ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp, quantile_sampler
+from tcpq.sim.app import AppSetup, ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp, quantile_sampler
 from tcpq.sim.arrivals import arrival_times
 from tcpq.sim.conn import Conn, GroupPlan
 from tcpq.sim.engine import Engine
@@ -163,16 +163,16 @@ def _make_app(
 ) -> ServerApp:
     server = scenario.server
     request_mode = any(group.request for group in scenario.clients)
-    args = (engine, host, server.accept_after, request_mode, timing, rng)
+    setup = AppSetup(engine, host, server.accept_after, request_mode, timing, rng)
     if server.workers is not None and server.service_time is not None:
-        return WorkersApp(*args, server.workers, server.service_time)
+        return WorkersApp(setup, server.workers, server.service_time)
     accept = server.accept if server.accept is not None else "immediate"
     if accept == "never":
-        return ServerApp(*args)
+        return ServerApp(setup)
     if accept == "immediate":
-        return ImmediateApp(*args)
+        return ImmediateApp(setup)
     assert isinstance(accept, float)
-    return RateApp(*args, accept)
+    return RateApp(setup, accept)
 
 
 class _Feeder:
@@ -345,9 +345,7 @@ def simulate(
         spaces.server,
         spaces.client,
         listener,
-        rtt_us=scenario.network.rtt,
-        loss=scenario.network.loss,
-        drop_filter=scenario.network.filter,
+        network=scenario.network,
         rng=rng,
         host=timing,
     )

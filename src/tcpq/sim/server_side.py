@@ -6,7 +6,6 @@ does and turns the decision into packets to the client side and timers; what the
 for a connection moves only through lifecycle.server_next.
 """
 
-from tcpq.model import client as mclient
 from tcpq.model import listener as mlistener
 from tcpq.model import timewait
 from tcpq.model.client import ClientSock
@@ -20,6 +19,7 @@ from tcpq.sim.conn import Conn
 from tcpq.sim.engine import Engine
 from tcpq.sim.lifecycle import ServerEvent, ServerState, server_next
 from tcpq.sim.link import Link
+from tcpq.sim.side import Side
 from tcpq.sim.stats import RunStats
 
 # Enum members and states as module constants: the handlers below run for every packet, and
@@ -31,7 +31,7 @@ _NONE, _REQ, _QUEUED = ServerState.NONE, ServerState.REQUEST, ServerState.QUEUED
 _ACCEPTED, _CLOSED = ServerState.ACCEPTED, ServerState.CLOSED
 
 
-class ServerSide:
+class ServerSide(Side):
     def __init__(
         self,
         engine: Engine,
@@ -41,13 +41,10 @@ class ServerSide:
         stats: RunStats,
         client: ClientSide,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, server_ns, link, stats)
         self.server_ns = server_ns
         self.listener = listener
-        self.link = link
-        self.stats = stats
         self.one_way = link.one_way
-        self.rtt = link.rtt
         self.app: ServerApp | None = None
         self.close_delay = 0  # how long the server application takes to close after EOF
         self.live: dict[int, Conn] = {}  # connections with server-side state, by id
@@ -55,12 +52,7 @@ class ServerSide:
         self.attack_id = -1
         self.synack_timeout = server_ns.profile.initial_rto_ms * 1000
         self._client = client
-        # Bound once: the handlers call these for every packet (no attribute lookup and
-        # bound-method allocation per call).
-        self._timer = link.timer
-        self._send = link.send
-        self._send_reliably = link.send_reliably
-        self._send_from_timer = link.send_from_timer
+        # Bound once, like the link's methods in Side.
         self._filtered = link.filtered
         costs = link.costs
         self._syn_cost, self._child_cost, self._drop_cost = costs.syn, costs.child, costs.drop
@@ -72,7 +64,6 @@ class ServerSide:
         self._client_fin = client.fin
         self._client_fin_acked = client.fin_acked
         self._client_fin_again = client.fin_again
-        self._fin_timer = self.fin_timer
         self._fin_ack = self.fin_ack
 
     def syn(self, conn: Conn) -> int | None:
@@ -303,12 +294,11 @@ class ServerSide:
         active = not conn.client_fin_at_server
         self._send_reliably(self._client_fin, conn)
         now = self.engine.now
-        # Like the client's (model/client.py tcp_retransmit_fin): the FIN is retransmitted
+        # The client's FIN timer (Side, model/client.py tcp_retransmit_fin): the FIN is retransmitted
         # until the client's ACK gets through; only a filter at the server drops that ACK.
         conn.server_closed_first = active
         sock = conn.server_sock = ClientSock(conn=conn.id, first_send_us=now, rto_us=0)
-        rto = mclient.data_rto(self.server_ns, self.rtt)
-        self._timer(mclient.start_data(sock, now, rto), self._fin_timer, conn)
+        self._arm_fin(sock, conn)
         self.engine.after(self.rtt, self._fin_ack, conn)
 
     def fin_ack(self, conn: Conn) -> None:
@@ -337,9 +327,7 @@ class ServerSide:
         sock = conn.server_sock
         if conn.server_fin_acked or sock is None:
             return
-        nxt = mclient.tcp_retransmit_fin(self.server_ns, sock, self.engine.now)
-        if nxt is None:
+        if not self._rearm_fin(sock, conn):
             return  # the orphan is destroyed
-        self._timer(nxt, self._fin_timer, conn)
         self._send_reliably(self._client_fin_again, conn)
         self.engine.after(self.rtt, self._fin_ack, conn)

@@ -12,7 +12,7 @@ from tcpq.model import timewait
 from tcpq.model.listener import Listener
 from tcpq.model.netns import Netns
 from tcpq.model.timing import IDEAL_HOST, HostTiming
-from tcpq.scenario import FilterSection
+from tcpq.scenario import NetworkSection
 from tcpq.sim.client_side import ClientSide
 from tcpq.sim.conn import ClientAddress
 from tcpq.sim.engine import Engine
@@ -29,9 +29,7 @@ class World:
         client_ns: Netns,
         listener: Listener,
         *,
-        rtt_us: int,
-        loss: float,
-        drop_filter: FilterSection | None,
+        network: NetworkSection,
         rng: random.Random,
         host: HostTiming = IDEAL_HOST,
     ) -> None:
@@ -40,7 +38,9 @@ class World:
         self.client_ns = client_ns
         self.listener = listener
         self.addresses: list[ClientAddress] = []
-        self.link = Link(engine, rtt_us=rtt_us, loss=loss, drop_filter=drop_filter, rng=rng, host=host)
+        self.link = Link(
+            engine, rtt_us=network.rtt, loss=network.loss, drop_filter=network.filter, rng=rng, host=host
+        )
         self.stats = RunStats()
         self.client = ClientSide(engine, client_ns, self.link, self.stats)
         self.server = ServerSide(engine, server_ns, listener, self.link, self.stats, self.client)

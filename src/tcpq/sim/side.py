@@ -1,0 +1,52 @@
+"""What the client and the server namespace share: the link's methods bound once, and the
+retransmission timer of the FIN a socket sends when it closes.
+
+Both sides close the same way in the kernel (tcp_close() → tcp_send_fin(), then the RTO timer
+of tcp_retransmit_timer() until the FIN is acknowledged or the retries run out), so the timer
+lives here once; what a side sends on each retransmission and what it does when the orphan
+is destroyed are its own.
+"""
+
+from tcpq.model import client as mclient
+from tcpq.model.client import ClientSock
+from tcpq.model.netns import Netns
+from tcpq.sim.conn import Conn
+from tcpq.sim.engine import Engine
+from tcpq.sim.link import Link
+from tcpq.sim.stats import RunStats
+
+
+class Side:
+    """One namespace's end of the link. Subclasses implement `fin_timer`."""
+
+    def __init__(self, engine: Engine, ns: Netns, link: Link, stats: RunStats) -> None:
+        self.engine = engine
+        self.link = link
+        self.stats = stats
+        self.rtt = link.rtt
+        self._fin_ns = ns  # whose counters and sysctls the FIN timer uses
+        # Bound once: the handlers call these for every packet (no attribute lookup and
+        # bound-method allocation per call).
+        self._timer = link.timer
+        self._send = link.send
+        self._send_reliably = link.send_reliably
+        self._send_from_timer = link.send_from_timer
+        self._fin_timer = self.fin_timer
+
+    def fin_timer(self, conn: Conn) -> None:
+        """Our FIN's RTO fired (armed by `_arm_fin`)."""
+        raise NotImplementedError
+
+    def _arm_fin(self, sock: ClientSock, conn: Conn) -> None:
+        """close() sent our FIN: it is retransmitted one data RTO later unless acknowledged."""
+        rto = mclient.data_rto(self._fin_ns, self.rtt)
+        self._timer(mclient.start_data(sock, self.engine.now, rto), self._fin_timer, conn)
+
+    def _rearm_fin(self, sock: ClientSock, conn: Conn) -> bool:
+        """Our FIN is still unacknowledged at its RTO: True when it is retransmitted now (the
+        timer re-armed), False when the retries ran out and the orphan is destroyed."""
+        nxt = mclient.tcp_retransmit_fin(self._fin_ns, sock, self.engine.now)
+        if nxt is None:
+            return False
+        self._timer(nxt, self._fin_timer, conn)
+        return True
