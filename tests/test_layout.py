@@ -53,7 +53,7 @@ def test_import_direction(package: str) -> None:
 
 def test_modules_stay_small() -> None:
     """STYLE.md habit 14: split by concern (catalogue data files excepted)."""
-    data_files = {"sysctls.py", "counters.py", "states.py"}
+    data_files = {"sysctl_data.py", "counter_data.py", "state_data.py"}  # entries only (tests/kernel)
     for path in SRC.rglob("*.py"):
         if path.name not in data_files:
             assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, path

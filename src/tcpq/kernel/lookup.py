@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tcpq.errors import UnknownTerm
+from tcpq.kernel.catalogue import Catalogue
 from tcpq.kernel.counters import COUNTERS, Counter, counter_aliases
 from tcpq.kernel.states import STATES, StateInfo, find_state, state_aliases
-from tcpq.kernel.sysctls import SYSCTLS, Sysctl, SysctlValue, normalize, sysctl_aliases
+from tcpq.kernel.sysctls import SYSCTLS, Sysctl, SysctlValue, sysctl_aliases
 from tcpq.kernel.versions import KernelVersion, format_version
 
 MAX_SUGGESTIONS = 5
@@ -34,26 +35,25 @@ class Entry:
     item: Sysctl | Counter | StateInfo
 
 
-def _entries() -> list[tuple[Entry, tuple[str, ...]]]:
-    found: list[tuple[Entry, tuple[str, ...]]] = []
-    for sysctl in SYSCTLS.values():
-        found.append((Entry(EntryKind.SYSCTL, sysctl.name, sysctl), sysctl_aliases(sysctl)))
-    for counter in COUNTERS.values():
-        found.append((Entry(EntryKind.COUNTER, counter.nstat, counter), counter_aliases(counter)))
-    for info in STATES.values():
-        found.append((Entry(EntryKind.STATE, info.state.name, info), state_aliases(info)))
+def _entries() -> list[Entry]:
+    found = [Entry(EntryKind.SYSCTL, s.name, s) for s in SYSCTLS.values()]
+    found += [Entry(EntryKind.COUNTER, c.nstat, c) for c in COUNTERS.values()]
+    found += [Entry(EntryKind.STATE, i.state.name, i) for i in STATES.values()]
     return found
 
 
-_ENTRIES = _entries()
-_INDEX: dict[str, Entry] = {}
-_SPELLING: dict[str, str] = {}  # normalised alias -> the alias as written, for suggestions
-for _entry, _aliases in _ENTRIES:
-    for _alias in _aliases:
-        _key = normalize(_alias)
-        if _key not in _INDEX:  # first writer wins: real states before kernel-internal ones
-            _INDEX[_key] = _entry
-            _SPELLING[_key] = _alias
+def _aliases(entry: Entry) -> tuple[str, ...]:
+    item = entry.item
+    if isinstance(item, Sysctl):
+        return sysctl_aliases(item)
+    if isinstance(item, Counter):
+        return counter_aliases(item)
+    return state_aliases(item)
+
+
+# One index over all three: the first writer of a spelling wins (real states before the
+# kernel-internal ones, as in the states catalogue).
+_CATALOGUE: Catalogue[Entry] = Catalogue("term", _entries(), lambda e: e.name, _aliases)
 
 
 def explain(term: str, version: KernelVersion | None = None) -> Entry:
@@ -64,40 +64,19 @@ def explain(term: str, version: KernelVersion | None = None) -> Entry:
     still be explainable. Raises UnknownTerm with the nearest spellings on a miss.
     """
     del version
-    key = normalize(term)
-    entry = _INDEX.get(key)
+    entry = _CATALOGUE.get(term)
     if entry is not None:
         return entry
     try:
         info = find_state(term)  # numbers and /proc hex ("0A") are not in the alias index
     except KeyError:
-        raise UnknownTerm(term, _suggest(key)) from None
+        raise UnknownTerm(term, _CATALOGUE.suggest(term, MAX_SUGGESTIONS, SUGGESTION_CUTOFF)) from None
     return Entry(EntryKind.STATE, info.state.name, info)
-
-
-def _suggest(key: str) -> list[str]:
-    """Up to MAX_SUGGESTIONS spellings of distinct entries, nearest first."""
-    if not key:
-        return []
-    import difflib  # ~7 ms, and only a miss needs it: not on every `tcpq explain`
-
-    matches = difflib.get_close_matches(key, list(_INDEX), n=len(_INDEX), cutoff=SUGGESTION_CUTOFF)
-    suggestions: list[str] = []
-    seen: set[str] = set()
-    for match in matches:
-        entry = _INDEX[match]
-        if entry.name in seen:
-            continue
-        seen.add(entry.name)
-        suggestions.append(_SPELLING[match])
-        if len(suggestions) == MAX_SUGGESTIONS:
-            break
-    return suggestions
 
 
 def all_names() -> list[str]:
     """Canonical names of every entry: dotted sysctls, nstat counters, kernel state names."""
-    return [entry.name for entry, _ in _ENTRIES]
+    return [entry.name for entry in _CATALOGUE.entries]
 
 
 TOPIC_ORDER = (EntryKind.STATE, EntryKind.COUNTER, EntryKind.SYSCTL)
@@ -105,8 +84,7 @@ TOPIC_ORDER = (EntryKind.STATE, EntryKind.COUNTER, EntryKind.SYSCTL)
 
 def topics() -> list[Entry]:
     """Every entry `explain` knows, once each: states, counters, sysctls, in catalogue order."""
-    entries = [entry for entry, _ in _ENTRIES]
-    return sorted(entries, key=lambda entry: TOPIC_ORDER.index(entry.kind))  # stable: keeps order
+    return sorted(_CATALOGUE.entries, key=lambda entry: TOPIC_ORDER.index(entry.kind))  # stable: keeps order
 
 
 def topic_to_dict(entry: Entry) -> dict[str, str]:

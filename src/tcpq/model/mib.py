@@ -6,36 +6,45 @@ namespace reads exactly like `nstat -az` on a real one.
 
 from collections import Counter
 
+from tcpq.kernel.counters import COUNTERS
+
 Counters = Counter[str]
 
+
+def _nstat(name: str) -> str:
+    """`name`, which the counter catalogue must describe: every counter the model emits can
+    be explained (`tcpq explain`) and read with nstat (a KeyError at import otherwise)."""
+    return COUNTERS[name].nstat
+
+
 # TcpExt (/proc/net/netstat)
-LISTEN_OVERFLOWS = "TcpExtListenOverflows"
-LISTEN_DROPS = "TcpExtListenDrops"
-REQQ_FULL_DROP = "TcpExtTCPReqQFullDrop"
-REQQ_FULL_DO_COOKIES = "TcpExtTCPReqQFullDoCookies"
-SYNCOOKIES_SENT = "TcpExtSyncookiesSent"
-SYNCOOKIES_RECV = "TcpExtSyncookiesRecv"
-SYNCOOKIES_FAILED = "TcpExtSyncookiesFailed"
-SYN_RETRANS = "TcpExtTCPSynRetrans"
-TIMEOUTS = "TcpExtTCPTimeouts"
-EMBRYONIC_RSTS = "TcpExtEmbryonicRsts"
-DEFER_ACCEPT_DROP = "TcpExtTCPDeferAcceptDrop"
-SYN_CHALLENGE = "TcpExtTCPSYNChallenge"
-CHALLENGE_ACK = "TcpExtTCPChallengeACK"
-ACK_SKIPPED_SYN_RECV = "TcpExtTCPACKSkippedSynRecv"
-TIMEWAIT_OVERFLOW = "TcpExtTCPTimeWaitOverflow"
-TW = "TcpExtTW"
-TW_KILLED = "TcpExtTWKilled"
-TW_RECYCLED = "TcpExtTWRecycled"
-ABORT_ON_TIMEOUT = "TcpExtTCPAbortOnTimeout"
-LOSS_PROBES = "TcpExtTCPLossProbes"
+LISTEN_OVERFLOWS = _nstat("TcpExtListenOverflows")
+LISTEN_DROPS = _nstat("TcpExtListenDrops")
+REQQ_FULL_DROP = _nstat("TcpExtTCPReqQFullDrop")
+REQQ_FULL_DO_COOKIES = _nstat("TcpExtTCPReqQFullDoCookies")
+SYNCOOKIES_SENT = _nstat("TcpExtSyncookiesSent")
+SYNCOOKIES_RECV = _nstat("TcpExtSyncookiesRecv")
+SYNCOOKIES_FAILED = _nstat("TcpExtSyncookiesFailed")
+SYN_RETRANS = _nstat("TcpExtTCPSynRetrans")
+TIMEOUTS = _nstat("TcpExtTCPTimeouts")
+EMBRYONIC_RSTS = _nstat("TcpExtEmbryonicRsts")
+DEFER_ACCEPT_DROP = _nstat("TcpExtTCPDeferAcceptDrop")
+SYN_CHALLENGE = _nstat("TcpExtTCPSYNChallenge")
+CHALLENGE_ACK = _nstat("TcpExtTCPChallengeACK")
+ACK_SKIPPED_SYN_RECV = _nstat("TcpExtTCPACKSkippedSynRecv")
+TIMEWAIT_OVERFLOW = _nstat("TcpExtTCPTimeWaitOverflow")
+TW = _nstat("TcpExtTW")
+TW_KILLED = _nstat("TcpExtTWKilled")
+TW_RECYCLED = _nstat("TcpExtTWRecycled")
+ABORT_ON_TIMEOUT = _nstat("TcpExtTCPAbortOnTimeout")
+LOSS_PROBES = _nstat("TcpExtTCPLossProbes")
 # Tcp (/proc/net/snmp)
-ACTIVE_OPENS = "TcpActiveOpens"
-PASSIVE_OPENS = "TcpPassiveOpens"
-ATTEMPT_FAILS = "TcpAttemptFails"
-ESTAB_RESETS = "TcpEstabResets"
-OUT_RSTS = "TcpOutRsts"
-RETRANS_SEGS = "TcpRetransSegs"
+ACTIVE_OPENS = _nstat("TcpActiveOpens")
+PASSIVE_OPENS = _nstat("TcpPassiveOpens")
+ATTEMPT_FAILS = _nstat("TcpAttemptFails")
+ESTAB_RESETS = _nstat("TcpEstabResets")
+OUT_RSTS = _nstat("TcpOutRsts")
+RETRANS_SEGS = _nstat("TcpRetransSegs")
 
 # The server namespace's counters a RunResult's time series adds up per interval
 # (TimeSeries.listen_drops, cookies_sent, synack_retrans), in the simulator and in the lab

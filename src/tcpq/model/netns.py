@@ -4,6 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tcpq.kernel.profiles import Profile
+from tcpq.kernel.sysctls import SYSCTLS
 from tcpq.model.constants import TCP_RTO_MAX_US, US_PER_MS, US_PER_S
 from tcpq.model.mib import Counters
 
@@ -35,48 +36,70 @@ class Settings:
 
     @classmethod
     def from_sysctls(cls, values: SysctlValues, profile: Profile) -> "Settings":
-        """Type the dotted-name values; sysctls a profile lacks take their fixed behaviour."""
+        """Type the dotted-name values; sysctls a profile lacks take their fixed behaviour.
 
-        def num(name: str, fallback: int) -> int:
-            value = values.get(name, fallback)
-            return value if isinstance(value, int) else fallback
+        `values` normally holds every catalogue sysctl of the namespace's kernel
+        (`resolve_sysctls`), so a name it lacks is one that kernel does not have: the model
+        then uses the catalogue's newest default, where no profile switch says otherwise
+        (tcp_rto_min_us before 6.11 is TCP_RTO_MIN, 200 ms, the constant the sysctl made
+        tunable; before 4.0 tcp_invalid_ratelimit is not modelled and keeps 500 ms).
+        """
 
-        port_range = values.get("net.ipv4.ip_local_port_range", (32768, 60999))
+        def num(name: str) -> int:
+            value = values.get(name)
+            return value if isinstance(value, int) else _newest_int(name)
+
+        port_range = values.get(PORT_RANGE)
         if not isinstance(port_range, tuple):
-            port_range = (32768, 60999)
+            port_range = _newest_pair(PORT_RANGE)
         return cls(
-            somaxconn=num("net.core.somaxconn", 4096),
-            max_syn_backlog=num("net.ipv4.tcp_max_syn_backlog", 2048),
-            synack_retries=num("net.ipv4.tcp_synack_retries", 5),
-            syn_retries=num("net.ipv4.tcp_syn_retries", 6),
+            somaxconn=num("net.core.somaxconn"),
+            max_syn_backlog=num("net.ipv4.tcp_max_syn_backlog"),
+            synack_retries=num("net.ipv4.tcp_synack_retries"),
+            syn_retries=num("net.ipv4.tcp_syn_retries"),
             # Before v6.5 the linear phase does not exist (profile switch, kernel-model §5.1).
-            syn_linear_timeouts=(
-                num("net.ipv4.tcp_syn_linear_timeouts", 4) if profile.syn_linear_timeouts else 0
-            ),
-            syncookies=num("net.ipv4.tcp_syncookies", 1),
-            abort_on_overflow=num("net.ipv4.tcp_abort_on_overflow", 0),
+            syn_linear_timeouts=num("net.ipv4.tcp_syn_linear_timeouts") if profile.syn_linear_timeouts else 0,
+            syncookies=num("net.ipv4.tcp_syncookies"),
+            abort_on_overflow=num("net.ipv4.tcp_abort_on_overflow"),
             local_port_range=port_range,
-            max_tw_buckets=num("net.ipv4.tcp_max_tw_buckets", 131072),
-            fin_timeout_us=num("net.ipv4.tcp_fin_timeout", 60) * US_PER_S,
-            tw_reuse=num("net.ipv4.tcp_tw_reuse", 2),
+            max_tw_buckets=num("net.ipv4.tcp_max_tw_buckets"),
+            fin_timeout_us=num("net.ipv4.tcp_fin_timeout") * US_PER_S,
+            tw_reuse=num("net.ipv4.tcp_tw_reuse"),
             # Before v6.14: reuse once more than one whole second passed (§8.5); modelled as 2 s,
             # the point at which the whole-second difference is certainly > 1.
             tw_reuse_delay_us=(
-                num("net.ipv4.tcp_tw_reuse_delay", 1000) * US_PER_MS
+                num("net.ipv4.tcp_tw_reuse_delay") * US_PER_MS
                 if profile.tw_reuse_delay_tunable
                 else 2 * US_PER_S
             ),
             rto_max_us=(
-                num("net.ipv4.tcp_rto_max_ms", 120000) * US_PER_MS
-                if profile.rto_max_tunable
-                else TCP_RTO_MAX_US
+                num("net.ipv4.tcp_rto_max_ms") * US_PER_MS if profile.rto_max_tunable else TCP_RTO_MAX_US
             ),
-            rto_min_us=num("net.ipv4.tcp_rto_min_us", 200000),
-            invalid_ratelimit_us=num("net.ipv4.tcp_invalid_ratelimit", 500) * US_PER_MS,
-            timestamps=num("net.ipv4.tcp_timestamps", 1) != 0,
-            retries2=num("net.ipv4.tcp_retries2", 15),
-            orphan_retries=num("net.ipv4.tcp_orphan_retries", 0),
+            rto_min_us=num("net.ipv4.tcp_rto_min_us"),
+            invalid_ratelimit_us=num("net.ipv4.tcp_invalid_ratelimit") * US_PER_MS,
+            timestamps=num("net.ipv4.tcp_timestamps") != 0,
+            retries2=num("net.ipv4.tcp_retries2"),
+            orphan_retries=num("net.ipv4.tcp_orphan_retries"),
         )
+
+
+PORT_RANGE = "net.ipv4.ip_local_port_range"
+
+
+def _newest_int(name: str) -> int:
+    """The catalogue's default for `name` on the newest kernel it describes (a KeyError or
+    TypeError here is a programming error: the model reads a sysctl the catalogue lacks)."""
+    value = SYSCTLS[name].newest_default
+    if not isinstance(value, int):
+        raise TypeError(f"{name}: the catalogue's newest default is not one integer: {value!r}")
+    return value
+
+
+def _newest_pair(name: str) -> tuple[int, int]:
+    value = SYSCTLS[name].newest_default
+    if not isinstance(value, tuple):
+        raise TypeError(f"{name}: the catalogue's newest default is not a pair: {value!r}")
+    return value
 
 
 @dataclass(slots=True)
