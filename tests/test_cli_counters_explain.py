@@ -5,11 +5,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from tcpq.app import host_session as session
 from tcpq.cli import main
 from tcpq.kernel.counters import COUNTERS
 from tcpq.kernel.states import STATES
 from tcpq.kernel.sysctls import SYSCTLS
-from tcpq.observe import session
 from tcpq.types import Rates, Snapshot, Source
 
 COUNTS = {

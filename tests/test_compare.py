@@ -14,8 +14,9 @@ from tcpq.compare import DRAW_SEEDS, Comparison, MetricRow, compare
 from tcpq.histogram import histogram
 from tcpq.report.compare import render_comparison
 from tcpq.report.json import dumps, run_result_dict, to_jsonable
+from tcpq.run.summary import percentiles
 from tcpq.scenario import Scenario, scenario_from_dict
-from tcpq.sim.runner import percentiles, simulate
+from tcpq.sim.runner import simulate
 from tcpq.types import RunResult
 
 

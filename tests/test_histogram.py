@@ -17,7 +17,7 @@ from tcpq.histogram import (
     histogram,
     quantile_bucket,
 )
-from tcpq.sim.runner import percentiles
+from tcpq.run.summary import percentiles
 from tcpq.types import Histogram, Percentiles
 
 from .cli_helpers import simulate_json

@@ -14,7 +14,7 @@ from tcpq.errors import TcpqError, Terminated
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from tcpq.observe.session import Scan
+    from tcpq.app.host_session import Scan
 
 NETNS_HELP = "Network namespace: an `ip netns` name, a PID inside it, `self` (default) or `all`."
 STATES_SORT_HELP = "Order the groups: total (default), name, or a state such as TIME_WAIT (most first)."
@@ -128,8 +128,8 @@ def status(
       tcpq status --watch --interval 2
       tcpq status --sort accept-queue --top 10
     """
+    from tcpq.app import host_session as session
     from tcpq.app import host_views
-    from tcpq.observe import session
     from tcpq.observe.snapshot import Attribution
 
     selected = host_views.selection(sport, dport, sort, top, listeners=True)
@@ -190,8 +190,8 @@ def states(
       tcpq states --by port --sort TIME_WAIT --top 10
       tcpq states --by netns --netns all --json
     """
+    from tcpq.app import host_session as session
     from tcpq.app import host_views
-    from tcpq.observe import session
 
     selected = host_views.selection(sport, dport, sort, top)
     target = session.targets("all" if by == "netns" and netns is None else netns)
@@ -231,7 +231,7 @@ def counters(
       tcpq counters 'TcpExt*Listen*' '*SynRetrans'
       tcpq counters --interval 5 --all --json
     """
-    from tcpq.observe import session
+    from tcpq.app import host_session as session
     from tcpq.observe.snapshot import Attribution
     from tcpq.report.json import to_jsonable
 
@@ -283,7 +283,7 @@ def sysctl(netns: str | None, verbose: bool, as_json: bool) -> None:
       tcpq sysctl --verbose
       tcpq sysctl --netns myns --json
     """
-    from tcpq.observe import session
+    from tcpq.app import host_session as session
     from tcpq.observe.snapshot import Attribution
     from tcpq.report.json import to_jsonable
 
@@ -339,7 +339,7 @@ def doctor(netns: str | None, interval: float, as_json: bool, sysctl_file: Path 
       tcpq doctor --netns all --interval 2 --json
       tcpq doctor --sysctl-file 90-tcpq.conf
     """
-    from tcpq.observe import session
+    from tcpq.app import host_session as session
     from tcpq.report import doctor as render
     from tcpq.report.host import not_seen_lines
     from tcpq.report.json import to_jsonable

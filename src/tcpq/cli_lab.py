@@ -186,7 +186,7 @@ def lab_verify(long_checks: bool, as_json: bool) -> None:
       sudo .venv/bin/tcpq lab verify
       sudo .venv/bin/tcpq lab verify --long --json
     """
-    from tcpq.lab.verify import run_checks
+    from tcpq.app.verify import run_checks
     from tcpq.report.json import to_jsonable
     from tcpq.report.verify import render_checks
     from tcpq.types import Verdict

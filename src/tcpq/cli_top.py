@@ -31,8 +31,8 @@ def top(ctx: click.Context, netns: str | None, interval: float, count: int | Non
       sudo .venv/bin/tcpq top --netns all --interval 2
       tcpq top | head -40
     """
+    from tcpq.app import host_session as session
     from tcpq.cli_host import status
-    from tcpq.observe import session
 
     if not _on_terminal():
         ctx.invoke(status, netns=netns, interval=interval, watch=True, count=count)

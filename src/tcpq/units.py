@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-US_PER_UNIT = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "h": 3_600_000_000}
+from tcpq.model.constants import US_PER_MS, US_PER_S
+
+US_PER_UNIT = {"us": 1, "µs": 1, "ms": US_PER_MS, "s": US_PER_S, "min": 60 * US_PER_S, "h": 3600 * US_PER_S}
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|µs|ms|s|min|h)\s*$")
 _FINE_DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(ns|us|µs)\s*$")
@@ -39,7 +41,7 @@ def parse_rate(text: str) -> float:
     if match is None:
         raise ValueError(f"{text!r} is not a rate (use e.g. '200/s', '5k/s', '30/min')")
     per_us = float(match.group(1)) * _MULTIPLIER[match.group(3)] / US_PER_UNIT[match.group(4)]
-    return per_us * 1_000_000
+    return per_us * US_PER_S
 
 
 class Distribution(StrEnum):
@@ -65,8 +67,8 @@ def parse_service_time(text: str) -> ServiceTime:
 
 
 def format_duration(us: int) -> str:
-    if us % 1_000_000 == 0:
-        return f"{us // 1_000_000}s"
-    if us % 1_000 == 0:
-        return f"{us // 1_000}ms"
+    if us % US_PER_S == 0:
+        return f"{us // US_PER_S}s"
+    if us % US_PER_MS == 0:
+        return f"{us // US_PER_MS}ms"
     return f"{us}us"

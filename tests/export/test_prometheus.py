@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tcpq.app import host_session as session
 from tcpq.errors import TcpqError
 from tcpq.export.server import ExportConfig, serving
-from tcpq.observe import session
 from tests.observe.nslab import PREFIX, clients, listener, namespace, require_root_netns
 from tests.observe.test_views import delete_after_listing
 

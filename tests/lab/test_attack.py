@@ -19,8 +19,8 @@ import pytest
 
 from tcpq.lab import attacker
 from tcpq.lab.attack import attack_config, attack_times
+from tcpq.run.arrivals import arrival_times
 from tcpq.scenario import load_scenario
-from tcpq.sim.arrivals import arrival_times
 from tcpq.sim.runner import simulate
 
 from .helpers import EXAMPLES, lab_json

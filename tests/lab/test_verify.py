@@ -6,8 +6,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
+from tcpq.app.verify import CHECKS, ScenarioCheck
 from tcpq.cli import main
-from tcpq.lab.verify import CHECKS, ScenarioCheck
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (CI runs as root)")

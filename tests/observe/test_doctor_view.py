@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tcpq.observe import session
+from tcpq.app import host_session as session
 from tcpq.report.doctor import render_findings, sysctl_file
 from tcpq.types import (
     AppChange,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tcpq.app.host_session import NotSeen
 from tcpq.app.host_views import More, StatesView, StatusView
-from tcpq.observe.session import NotSeen
 from tcpq.report.host import grouped_states_table, render_status, render_status_scan, sysctl_table
 from tcpq.types import Listener, ProcessInfo, Rates, Snapshot, Source, SysctlRow
 

@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from tcpq.app import host_session as session
 from tcpq.app import host_views
 from tcpq.cli import main
 from tcpq.errors import TcpqError
 from tcpq.kernel.states import TcpState
-from tcpq.observe import aggregate, netns, session
+from tcpq.observe import aggregate, netns
 from tcpq.observe.processes import ProcessRef
 from tcpq.observe.sockets import SockRecord
 from tcpq.report import console as report_console

@@ -1,6 +1,6 @@
 """Hand-built Listeners, Snapshots and Scans for the tests of `tcpq top`."""
 
-from tcpq.observe.session import NotSeen, Sample, Scan
+from tcpq.app.host_session import NotSeen, Sample, Scan
 from tcpq.types import Listener, ProcessInfo, Rates, Snapshot, Source
 
 

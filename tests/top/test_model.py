@@ -2,7 +2,7 @@
 
 import pytest
 
-from tcpq.observe.session import NotSeen, Scan
+from tcpq.app.host_session import NotSeen, Scan
 from tcpq.top import model
 from tcpq.top.model import ALL, ViewState
 

@@ -10,7 +10,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from tcpq.observe.session import Scan
+from tcpq.app.host_session import Scan
 from tcpq.top.app import TopApp
 
 from .builders import listener, one

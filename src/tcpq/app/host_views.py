@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from tcpq.app.host_session import NotSeen, Sample, Scan, status_counter_names, sysctl_view
 from tcpq.errors import TcpqError
 from tcpq.kernel.states import STATES
 from tcpq.observe.aggregate import REMOTE_PORT_PREFIX
-from tcpq.observe.session import NotSeen, Sample, Scan, status_counter_names, sysctl_view
 from tcpq.observe.snapshot import Attribution
 from tcpq.types import Listener, Rates, Snapshot, SysctlRow
 

@@ -20,9 +20,9 @@ from prometheus_client.exposition import start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
+from tcpq.app import host_session as session
 from tcpq.errors import TcpqError, Terminated
 from tcpq.export.metrics import ScrapeStats, build_families
-from tcpq.observe import session
 from tcpq.types import Snapshot
 from tcpq.units import parse_duration
 

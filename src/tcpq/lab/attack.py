@@ -26,11 +26,11 @@ import numpy.typing as npt
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
 from tcpq.lab.wire import AttackConfig, AttackReport, go_line
+from tcpq.model.constants import US_PER_S as US
+from tcpq.run.arrivals import arrival_times
 from tcpq.scenario import Scenario
-from tcpq.sim.arrivals import arrival_times
 from tcpq.types import RunResult
 
-US = 1_000_000
 SPOOFED_NET = "127.1.0.0/16"  # the attacker program's sources (attacker.SOURCE_NET)
 NFT_TABLE = "tcpqatk"
 READY_TIMEOUT_S = 30.0

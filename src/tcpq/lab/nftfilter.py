@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
+from tcpq.model.constants import US_PER_S as US
 from tcpq.scenario import Scenario
 
-US = 1_000_000
 NFT_TABLE = "tcpqlab"
 NFT_ACK_TIMEOUT_S = 2.0
 NFT_NICE = -10  # the filter's nft process and switching thread only, as the link's relay

@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from tcpq.errors import TcpqError
-from tcpq.histogram import histogram
 from tcpq.kernel.profiles import profile_for
-from tcpq.kernel.resolve import resolve_sysctls
-from tcpq.kernel.versions import format_version, parse_version
+from tcpq.kernel.versions import parse_version
 from tcpq.lab import link, sandbox
 from tcpq.lab.attack import LabAttack
 from tcpq.lab.nftfilter import FilterSwitch
@@ -28,16 +26,17 @@ from tcpq.lab.sampler import (
 )
 from tcpq.lab.wire import ClientConfig, ClientGroup, ClientReport, ServerConfig, go_line
 from tcpq.model import mib
+from tcpq.model.constants import US_PER_S as US
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.observe.netns import resolve_netns
 from tcpq.observe.procfs import read_counters
+from tcpq.run.arrivals import arrival_times
+from tcpq.run.settings import effective_sysctls, requested_sysctls
+from tcpq.run.summary import ClientRecord, RunCounters, RunKernel, run_result, sample_interval
 from tcpq.scenario import Scenario
-from tcpq.sim.arrivals import arrival_times
-from tcpq.sim.runner import percentiles, sample_interval, with_settings
-from tcpq.types import ClientSummary, KernelInfo, ListenerSummary, RunResult, Source, TimeSeries
+from tcpq.types import ListenerSummary, RunResult, Source, TimeSeries
 
-US = 1_000_000
 SETTLE_S = 0.5  # after the duration, for the client to report
 # T0, the start every lab process counts from, is this far after the runner sends "go T0": room
 # for each process to read it (and the sampler and filter threads to start) before the first SYN.
@@ -143,22 +142,22 @@ def run_lab(
     release = platform.release()
     version = parse_version(release)
     kernel = scenario.kernel
-    server_values = resolve_sysctls(version, {**kernel.sysctl, **kernel.server_sysctl}, origin)
-    client_values = resolve_sysctls(version, {**kernel.sysctl, **kernel.client_sysctl}, origin)
+    sysctls = effective_sysctls(kernel, version, origin)
     notes = _unsupported(scenario)
     if kernel.version is not None and parse_version(kernel.version) != version:
         notes.append(f"the scenario names kernel {kernel.version}; the lab ran the real kernel {release}")
     profile = profile_for(version)
     listener_model = inet_csk_listen_start(
-        Netns("server", Settings.from_sysctls(server_values, profile), profile),
+        Netns("server", Settings.from_sysctls(sysctls.server, profile), profile),
         scenario.server.port,
         scenario.server.backlog,
     )
     interval = sample_interval(scenario.duration) / US
     duration_s = scenario.duration / US
     with sandbox.lab() as lab:
-        _apply_sysctls(lab.server, {**kernel.sysctl, **kernel.server_sysctl})
-        _apply_sysctls(lab.client, {**kernel.sysctl, **kernel.client_sysctl})
+        requested = requested_sysctls(kernel)  # as the scenario names them; the kernel fills in the rest
+        _apply_sysctls(lab.server, requested.server)
+        _apply_sysctls(lab.client, requested.client)
         syncookies = int(lab.server.run("sysctl", "-n", "net.ipv4.tcp_syncookies").stdout.split()[0])
         network = link.setup_link(
             lab,
@@ -228,11 +227,7 @@ def run_lab(
     )
     result = _result(
         scenario,
-        release,
-        profile.name,
-        profile.summary,
-        server_values,
-        client_values,
+        RunKernel(version, profile, sysctls),
         listener_model.synq_limit,
         sampler,
         report,
@@ -243,9 +238,9 @@ def run_lab(
         notes,
         (before_server, before_client),
         evidence,
+        overrides,
     )
-    result = attacker.apply(result) if attacker is not None else result
-    return with_settings(result, scenario.seed, version, server_values, client_values, overrides)
+    return attacker.apply(result) if attacker is not None else result
 
 
 def _timing_notes(report: ClientReport) -> list[str]:
@@ -288,11 +283,7 @@ class PeakEvidence:
 
 def _result(
     scenario: Scenario,
-    release: str,
-    profile_name: str,
-    profile_summary: str,
-    server_values: dict[str, int | tuple[int, int]],
-    client_values: dict[str, int | tuple[int, int]],
+    kernel: RunKernel,
     synq_limit: int,
     sampler: ListenerSampler,
     report: ClientReport,
@@ -301,13 +292,13 @@ def _result(
     notes: list[str],
     series_before: tuple[dict[str, int], dict[str, int]],  # the server's and the client's counters
     evidence: PeakEvidence,
+    overrides: tuple[str, ...],
 ) -> RunResult:
     outcomes = report.outcomes
     attempted = report.attempted
     connect_us = [round(s * US) for s in report.connect_s]
     response_us = [round(s * US) for s in report.response_s]
     connected_at = report.connected_at_s
-    request_mode = any(group.request for group in scenario.clients)
     limit = sampler.limit if sampler.limit is not None else -1
     accept_peak, syn_peak = evidence.peaks(sampler, limit, synq_limit)
     ended_at = report.ended_at_s
@@ -348,45 +339,29 @@ def _result(
                 f"listener.{name} ≥ {peak.value}: a lower bound (no counter proves the queue full, "
                 f"and samples every {PERIOD_S * 1000:g} ms or more can miss a short peak)"
             )
-    return RunResult(
-        source=Source.LAB,
-        scenario=scenario.name,
-        kernel=KernelInfo(
-            version=format_version(parse_version(release)),
-            profile=profile_name,
-            profile_summary=profile_summary,
-            sysctl=server_values,
-            client_sysctl=client_values,
-        ),
-        listener=ListenerSummary(
-            port=scenario.server.port,
-            backlog=scenario.server.backlog,
-            accept_queue_limit=limit,
-            accept_queue_peak=accept_peak.value,
-            syn_queue_peak=syn_peak.value,
-            syn_queue_limit=synq_limit,
-            clamped_by_somaxconn=limit != scenario.server.backlog,
-            sk_drops=sampler.drops or 0,
-            accept_queue_peak_exact=accept_peak.exact,
-            syn_queue_peak_exact=syn_peak.exact,
-        ),
-        clients=ClientSummary(
-            attempted=attempted,
-            connected=int(outcomes.get("connected", 0)),
-            refused=int(outcomes.get("refused", 0)),
-            reset=int(outcomes.get("reset", 0)),
-            timed_out=int(outcomes.get("timed_out", 0)),
-            no_port=int(outcomes.get("no_port", 0)),
-            pending=int(outcomes.get("pending", 0)),
-            connect_time_s=percentiles(connect_us),
-            response_time_s=percentiles(response_us) if request_mode else None,
-            connect_time_hist=histogram(connect_us),
-            response_time_hist=histogram(response_us) if request_mode else None,
-            cookie_connections=server_delta.get(mib.SYNCOOKIES_RECV, 0),
-        ),
-        counters=mib.reported(server_delta),
-        client_counters=mib.reported(client_delta),
-        timeseries=series,
-        duration_s=scenario.duration / US,
-        notes=notes,
+    listener = ListenerSummary(
+        port=scenario.server.port,
+        backlog=scenario.server.backlog,
+        accept_queue_limit=limit,
+        accept_queue_peak=accept_peak.value,
+        syn_queue_peak=syn_peak.value,
+        syn_queue_limit=synq_limit,
+        clamped_by_somaxconn=limit != scenario.server.backlog,
+        sk_drops=sampler.drops or 0,
+        accept_queue_peak_exact=accept_peak.exact,
+        syn_queue_peak_exact=syn_peak.exact,
     )
+    clients = ClientRecord(
+        attempted=attempted,
+        connected=outcomes.get("connected", 0),
+        refused=outcomes.get("refused", 0),
+        reset=outcomes.get("reset", 0),
+        timed_out=outcomes.get("timed_out", 0),
+        no_port=outcomes.get("no_port", 0),
+        pending=outcomes.get("pending", 0),
+        connect_us=connect_us,
+        response_us=response_us,
+        cookie_connections=server_delta.get(mib.SYNCOOKIES_RECV, 0),
+    )
+    counters = RunCounters(server=server_delta, client=client_delta)
+    return run_result(Source.LAB, scenario, kernel, listener, clients, counters, series, notes, overrides)

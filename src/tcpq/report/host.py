@@ -22,7 +22,7 @@ INDENT = (0, 0, 0, 2)
 Build = Callable[[int], RenderableType | None]
 
 
-# What the views of observe/session.py hold, as far as drawing needs (report/ never imports observe/).
+# What the views of app/host_session.py hold, as far as drawing needs (report/ never imports observe/).
 
 
 class NotSeen(Protocol):
@@ -390,7 +390,7 @@ def render_status_scan(
 
 # -- states --------------------------------------------------------------------------------
 
-NO_PROCESS = "(no process)"  # the group observe/session.py gives sockets nobody holds
+NO_PROCESS = "(no process)"  # the group app/host_session.py gives sockets nobody holds
 KEY_MEANING = {
     "port": 'port: one that listens here, or "remote N" for connections to port N elsewhere',
     "process": f"{NO_PROCESS}: TIME_WAIT, request socks, children not yet accepted, orphans, "

@@ -4,40 +4,30 @@ import math
 import random
 import re
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from tcpq.errors import TcpqError
-from tcpq.histogram import histogram
 from tcpq.kernel.profiles import NEWEST, Profile, profile_for
-from tcpq.kernel.resolve import resolve_sysctls, sysctl_defaults
-from tcpq.kernel.sysctls import SysctlValue
-from tcpq.kernel.versions import KernelVersion, format_version, parse_version
+from tcpq.kernel.versions import KernelVersion, parse_version
 from tcpq.model import mib
 from tcpq.model.client import Outcome
+from tcpq.model.constants import US_PER_S
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.model.timing import HostTiming
+from tcpq.run.arrivals import arrival_times
+from tcpq.run.settings import NamespaceSysctls, effective_sysctls
+from tcpq.run.summary import ClientRecord, RunCounters, RunKernel, run_result, sample_interval
 from tcpq.scenario import Scenario, expected_attempts
 from tcpq.sim.app import AppSetup, ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp, quantile_sampler
-from tcpq.sim.arrivals import arrival_times
 from tcpq.sim.conn import Conn, GroupPlan
 from tcpq.sim.engine import Engine
 from tcpq.sim.world import World
-from tcpq.types import (
-    ClientSummary,
-    KernelInfo,
-    ListenerSummary,
-    Percentiles,
-    RunResult,
-    Source,
-    TimeSeries,
-)
+from tcpq.types import ListenerSummary, RunResult, Source, TimeSeries
 
-US = 1_000_000
-MAX_SAMPLES = 40  # rows of the terminal picture; JSON carries the same samples
 Progress = Callable[[float], None]
 
 # Memory a run grows by, measured with tracemalloc (peak traced, around simulate()) and ru_maxrss
@@ -68,14 +58,6 @@ def choose_version(scenario: Scenario, running_release: str | None) -> KernelVer
     if running_release:
         return parse_version(running_release)
     return NEWEST.since
-
-
-def sample_interval(duration_us: int) -> int:
-    """A round interval giving at most MAX_SAMPLES points (100 ms, 1 s, 5 s ...)."""
-    for step in (100_000, 250_000, 500_000, 1 * US, 5 * US, 10 * US, 30 * US, 60 * US):
-        if duration_us / step <= MAX_SAMPLES:
-            return step
-    return -(-duration_us // MAX_SAMPLES)
 
 
 @dataclass(frozen=True)
@@ -141,20 +123,15 @@ def check_memory(scenario: Scenario, limit: MemoryLimit, origin: str = "scenario
 class _Namespaces:
     server: Netns
     client: Netns
-    sysctl: dict[str, SysctlValue]
-    client_sysctl: dict[str, SysctlValue]
+    sysctls: NamespaceSysctls
 
 
 def _namespaces(scenario: Scenario, version: KernelVersion, profile: Profile, origin: str) -> _Namespaces:
-    kernel = scenario.kernel
-    common = dict(kernel.sysctl)
-    server_values = resolve_sysctls(version, {**common, **kernel.server_sysctl}, origin)
-    client_values = resolve_sysctls(version, {**common, **kernel.client_sysctl}, origin)
+    sysctls = effective_sysctls(scenario.kernel, version, origin)
     return _Namespaces(
-        server=Netns("server", Settings.from_sysctls(server_values, profile), profile),
-        client=Netns("client", Settings.from_sysctls(client_values, profile), profile),
-        sysctl=server_values,
-        client_sysctl=client_values,
+        server=Netns("server", Settings.from_sysctls(sysctls.server, profile), profile),
+        client=Netns("client", Settings.from_sysctls(sysctls.client, profile), profile),
+        sysctls=sysctls,
     )
 
 
@@ -233,9 +210,9 @@ class _ClientProgram:
 
     def _announce_busy(self) -> None:
         client = self.world.client
-        client.program_busy_until = max(client.program_free_at, self.world.engine.now) + len(
-            self.waiting
-        ) * self.gap
+        client.program_busy_until = (
+            max(client.program_free_at, self.world.engine.now) + len(self.waiting) * self.gap
+        )
 
     def _connect(self, _: object) -> None:
         world = self.world
@@ -274,7 +251,7 @@ class _Sampler:
         client_added = {name: client[name] - self.client_last[name] for name in mib.CLIENT_SERIES}
         self.client_last = {name: client[name] for name in mib.CLIENT_SERIES}
         series = self.series
-        series.t_s.append(round(now / US, 6))
+        series.t_s.append(round(now / US_PER_S, 6))
         series.accept_queue.append(world.listener.acceptq_len)
         series.syn_queue.append(world.listener.qlen)
         series.listen_drops.append(added[mib.LISTEN_DROPS])
@@ -299,17 +276,6 @@ def host_note(timing: HostTiming) -> str:
     return (
         f"host: HZ {timing.hz}, connect() every {timing.connect_gap_us} µs, {timing.packet_us} µs"
         f" a packet, wake-up {wake_text}, accept() {timing.accept_us} µs"
-    )
-
-
-def percentiles(samples_us: list[int]) -> Percentiles:
-    if not samples_us:
-        return Percentiles(None, None, None, None)
-    values = np.asarray(samples_us, dtype=np.float64) / US
-    # inverted_cdf: every percentile is a time some client really saw (no interpolation).
-    p50, p90, p99 = np.percentile(values, [50, 90, 99], method="inverted_cdf")
-    return Percentiles(
-        round(float(p50), 6), round(float(p90), 6), round(float(p99), 6), round(float(values.max()), 6)
     )
 
 
@@ -376,46 +342,54 @@ def simulate(
     duration = scenario.duration
     progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
     engine.run(duration, progress, every=max(1, duration // 200))
-    result = _result(scenario, version, profile, spaces, world, sampler, attempted, len(attack_times))
-    return with_settings(result, scenario.seed, version, spaces.sysctl, spaces.client_sysctl, overrides)
-
-
-def with_settings(
-    result: RunResult,
-    seed: int,
-    version: KernelVersion,
-    server: Mapping[str, int | tuple[int, int]],
-    client: Mapping[str, int | tuple[int, int]],
-    overrides: tuple[str, ...],
-) -> RunResult:
-    """The run's seed and overrides, and which effective sysctls differ from the kernel's
-    defaults (the simulator's and the lab's reports say the same)."""
-    defaults = sysctl_defaults(version)
-    return replace(
-        result,
-        seed=seed,
-        overrides=list(overrides),
-        sysctl_defaults={name: defaults[name] for name in server if name in defaults},
-        sysctl_differs=[name for name, value in server.items() if defaults.get(name) != value],
-        client_sysctl_differs=[name for name, value in client.items() if defaults.get(name) != value],
+    return run_result(
+        Source.SIM,
+        scenario,
+        RunKernel(version, profile, spaces.sysctls),
+        _listener(scenario, world),
+        _clients(world, attempted),
+        RunCounters(server=spaces.server.counters, client=spaces.client.counters),
+        sampler.series,
+        _notes(scenario, world),
+        overrides,
+        attack_syns=len(attack_times),
     )
 
 
-def _result(
-    scenario: Scenario,
-    version: KernelVersion,
-    profile: Profile,
-    spaces: _Namespaces,
-    world: World,
-    sampler: _Sampler,
-    attempted: int,
-    attack_syns: int,
-) -> RunResult:
+def _listener(scenario: Scenario, world: World) -> ListenerSummary:
+    listener = world.listener
+    return ListenerSummary(
+        port=listener.port,
+        backlog=scenario.server.backlog,
+        accept_queue_limit=listener.backlog,
+        accept_queue_peak=world.stats.accept_peak,
+        syn_queue_peak=world.stats.syn_peak,
+        syn_queue_limit=listener.synq_limit,
+        clamped_by_somaxconn=listener.backlog != scenario.server.backlog,
+        sk_drops=listener.sk_drops,
+    )
+
+
+def _clients(world: World, attempted: int) -> ClientRecord:
+    """Each client's latest outcome; those with none yet were still trying when the run ended."""
     stats = world.stats
     outcomes = stats.outcomes
-    resolved = sum(outcomes.values())
+    return ClientRecord(
+        attempted=attempted,
+        connected=outcomes[Outcome.CONNECTED],
+        refused=outcomes[Outcome.REFUSED],
+        reset=outcomes[Outcome.RESET],
+        timed_out=outcomes[Outcome.TIMED_OUT],
+        no_port=outcomes[Outcome.NO_PORT],
+        pending=attempted - sum(outcomes.values()),
+        connect_us=stats.connect_times,
+        response_us=stats.response_times,
+        cookie_connections=stats.cookie_connections,
+    )
+
+
+def _notes(scenario: Scenario, world: World) -> list[str]:
     listener = world.listener
-    request_mode = any(group.request for group in scenario.clients)
     notes: list[str] = []
     if listener.backlog != scenario.server.backlog:
         notes.append(
@@ -424,44 +398,4 @@ def _result(
     if listener.flood_warning:
         notes.append(f"kernel log: {listener.flood_warning}")
     notes.append(host_note(scenario.host.timing()))
-    return RunResult(
-        source=Source.SIM,
-        scenario=scenario.name,
-        kernel=KernelInfo(
-            version=format_version(version),
-            profile=profile.name,
-            profile_summary=profile.summary,
-            sysctl=spaces.sysctl,
-            client_sysctl=spaces.client_sysctl,
-        ),
-        listener=ListenerSummary(
-            port=listener.port,
-            backlog=scenario.server.backlog,
-            accept_queue_limit=listener.backlog,
-            accept_queue_peak=stats.accept_peak,
-            syn_queue_peak=stats.syn_peak,
-            syn_queue_limit=listener.synq_limit,
-            clamped_by_somaxconn=listener.backlog != scenario.server.backlog,
-            sk_drops=listener.sk_drops,
-        ),
-        clients=ClientSummary(
-            attempted=attempted,
-            connected=outcomes[Outcome.CONNECTED],
-            refused=outcomes[Outcome.REFUSED],
-            reset=outcomes[Outcome.RESET],
-            timed_out=outcomes[Outcome.TIMED_OUT],
-            no_port=outcomes[Outcome.NO_PORT],
-            pending=attempted - resolved,
-            connect_time_s=percentiles(stats.connect_times),
-            response_time_s=percentiles(stats.response_times) if request_mode else None,
-            connect_time_hist=histogram(stats.connect_times),
-            response_time_hist=histogram(stats.response_times) if request_mode else None,
-            cookie_connections=stats.cookie_connections,
-        ),
-        counters=mib.reported(spaces.server.counters),
-        client_counters=mib.reported(spaces.client.counters),
-        timeseries=sampler.series,
-        duration_s=scenario.duration / US,
-        notes=notes,
-        attack_syns=attack_syns,
-    )
+    return notes

@@ -1,22 +1,22 @@
 """`tcpq top`: the live terminal view (Textual). app.py renders, model.py decides what is shown,
 source.py reads; `run` ties them and turns how the view ended into what the CLI reports."""
 
+from tcpq.app.host_session import Targets, target_label
 from tcpq.errors import TcpqError, Terminated
-from tcpq.observe.session import Targets
 
 
 def run(target: Targets, interval_s: float, count: int | None = None) -> None:
     """Show the view until `q`; Ctrl-C raises KeyboardInterrupt and SIGTERM/SIGHUP Terminated
     (the CLI exits 130 or 128 + signal), a reader error is re-raised, each after the terminal
     has been restored."""
-    from tcpq.observe.snapshot import netns_label
     from tcpq.top.app import TopApp
     from tcpq.top.model import ALL
     from tcpq.top.source import Watch
 
     source = Watch(target, interval_s, count)
     # One namespace asked for: show it by its name; `--netns all`: every one, `n` narrows.
-    scope = ALL if target.every else netns_label(target.refs[0])
+    label = target_label(target)
+    scope = ALL if label is None else label
     app = TopApp(source, source.interval_s, scope=scope)
     app.run()
     outcome = app.outcome

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tcpq.observe.session import Scan
+from tcpq.app.host_session import Scan
 from tcpq.top import model
 from tcpq.top.source import Feed, ScanSource
 

@@ -5,7 +5,7 @@ unit-tested on hand-built Snapshots; app.py only puts these strings on the scree
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from tcpq.observe.session import NotSeen, Sample, Scan, status_counter_names
+from tcpq.app.host_session import NotSeen, Sample, Scan, status_counter_names
 from tcpq.types import Listener
 
 ALL = "all"  # the scope that shows every namespace the source read

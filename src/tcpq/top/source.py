@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from tcpq.observe import session
-from tcpq.observe.session import Scan, Targets
+from tcpq.app import host_session as session
+from tcpq.app.host_session import Scan, Targets
 
 
 class ScanSource(Protocol):

@@ -4,7 +4,8 @@ Each check is a small scenario run twice — through the model for this kernel's
 the lab on the real kernel — and compared metric by metric; or, for defaults, a value read in a
 fresh namespace against the catalogue. A check passes when kernel and model agree exactly.
 Checks that need more than 10 s (the 63 s request expiry, the 131 s connect timeout) run only
-with --long.
+with --long. It runs both faces, so it is a use-case of app/: lab/ and sim/ never import each
+other.
 """
 
 import platform

@@ -1,5 +1,8 @@
 """What the host commands do: pick namespaces, take samples, diagnose, and choose the rows a view
-shows (filters, order, caps). The CLI calls these; the renderers and `--json` show the result."""
+shows (filters, order, caps). The CLI calls these; the renderers and `--json` show the result.
+
+A use-case, not a reader: it joins observe/ (the readers) to doctor/ (the rules), which is why it
+lives in app/ and observe/ never imports doctor (DESIGN.md)."""
 
 import fnmatch
 import time
@@ -68,6 +71,11 @@ def targets(spec: str | None) -> Targets:
         refs, unlisted = list_netns_report()
         return Targets(refs, every=True, unlisted=unlisted)
     return Targets([resolve_netns(spec)])
+
+
+def target_label(target: Targets) -> str | None:
+    """How the views name the one namespace asked for; None for every one (`--netns all`)."""
+    return None if target.every else netns_label(target.refs[0])
 
 
 def namespaces(spec: str | None) -> list[NetnsRef]:

@@ -1,11 +1,11 @@
-"""Arrival times of clients and attack SYNs (integer µs), drawn once from the seeded RNG."""
+"""Arrival times of clients and attack SYNs (integer µs), drawn once from the seeded RNG: the
+simulator feeds them to the model and the lab replays the same draws on the real kernel."""
 
 import numpy as np
 import numpy.typing as npt
 
+from tcpq.model.constants import US_PER_S
 from tcpq.scenario import AttackSection, ClientGroup
-
-US = 1_000_000
 
 
 def arrival_times(
@@ -21,13 +21,13 @@ def arrival_times(
     end = duration_us if group.until is None else min(group.until, duration_us)
     if end <= start:
         return np.zeros(0, dtype=np.int64)
-    span_s = (end - start) / US
+    span_s = (end - start) / US_PER_S
     poisson = isinstance(group, ClientGroup) and group.arrival == "poisson"
     if poisson:
         n = int(rng.poisson(group.rate * span_s))
         offsets = np.sort(rng.random(n)) * (end - start)
     else:
         n = int(group.rate * span_s)
-        offsets = np.arange(n, dtype=np.float64) * (US / group.rate)
+        offsets = np.arange(n, dtype=np.float64) * (US_PER_S / group.rate)
     times = start + np.floor(offsets).astype(np.int64)
     return times[times < end]
