@@ -13,6 +13,10 @@ halves the cost of scheduling (docs/benchmarks.md).
 Kernel timers fire on timer-wheel boundaries (model/timing.py), so many of them share one
 absolute expiry: `at_bucket` gives each such instant a lane of its own (a bucket; times all
 equal), removed once it has run.
+
+An event before now is refused with ValueError (SimPy's "Negative delay"), never moved to now:
+a time in the past is a caller's bug, and a caller that means "now, if that time has passed"
+says `max(when, engine.now)`.
 """
 
 from collections import deque
@@ -23,6 +27,10 @@ from typing import Any
 Action = Callable[[Any], object]  # what an action returns is ignored (a packet handler returns its cost)
 Event = tuple[int, int, Action, Any]
 MAX_LANES = 256  # distinct delays given a lane; others (e.g. random service times) use the heap
+
+
+def _past(when: int, now: int) -> ValueError:
+    return ValueError(f"event scheduled in the past: {when} < {now}")
 
 
 class Engine:
@@ -37,15 +45,17 @@ class Engine:
         self._delay_lanes = 0
 
     def at(self, when: int, action: Action, arg: Any = None) -> None:
-        """Run `action(arg)` at time `when` (never before now)."""
-        heappush(self._heap, (when if when > self.now else self.now, self._seq, action, arg))
+        """Run `action(arg)` at time `when`, now or later."""
+        if when < self.now:
+            raise _past(when, self.now)
+        heappush(self._heap, (when, self._seq, action, arg))
         self._seq += 1
 
     def after(self, delay: int, action: Action, arg: Any = None) -> None:
         """Run `action(arg)` `delay` µs from now (the common case: a FIFO lane per delay)."""
         lane = self._lanes.get(delay)
         if lane is None:
-            if self._delay_lanes >= MAX_LANES or delay < 0:
+            if self._delay_lanes >= MAX_LANES or delay < 0:  # a negative delay: `at` refuses it
                 self.at(self.now + delay, action, arg)
                 return
             lane = self._lanes[delay] = deque()
@@ -60,7 +70,7 @@ class Engine:
     def at_bucket(self, when: int, action: Action, arg: Any = None) -> None:
         """Run `action(arg)` at `when`, an instant many events share (a timer-wheel bucket)."""
         if when < self.now:
-            raise ValueError(f"event scheduled in the past: {when} < {self.now}")
+            raise _past(when, self.now)
         key = -1 - when  # delays are >= 0: negative keys are buckets
         lane = self._lanes.get(key)
         seq = self._seq
