@@ -6,6 +6,7 @@ import pytest
 from tcpq.kernel.entries import SysctlValue
 from tcpq.kernel.profiles import profile_for
 from tcpq.kernel.sysctls import SYSCTLS, Scope, Sysctl, Verdict, find_sysctl
+from tcpq.model.constants import TCP_RTO_MAX_US, TCP_TIMEWAIT_LEN_US, US_PER_MS, US_PER_S
 from tcpq.model.netns import Settings
 
 from .fresh_netns import FreshNetns, running_kernel
@@ -295,3 +296,20 @@ def test_a_sysctl_the_kernel_lacks_takes_the_newest_default() -> None:
     rto_min: Sysctl = SYSCTLS["net.ipv4.tcp_rto_min_us"]
     assert rto_min.default_for((6, 10)) is None
     assert old.rto_min_us == rto_min.newest_default
+
+
+@pytest.mark.parametrize(
+    ("name", "scale", "constant"),
+    [
+        # tcp_sk_init: sysctl_tcp_rto_max_ms = TCP_RTO_MAX in ms (6.15+)
+        ("net.ipv4.tcp_rto_max_ms", US_PER_MS, TCP_RTO_MAX_US),
+        # include/net/tcp.h: TCP_FIN_TIMEOUT is TCP_TIMEWAIT_LEN, the tcp_fin_timeout default
+        ("net.ipv4.tcp_fin_timeout", US_PER_S, TCP_TIMEWAIT_LEN_US),
+    ],
+)
+def test_defaults_set_from_header_constants_equal_the_models(name: str, scale: int, constant: int) -> None:
+    """The kernel initialises these sysctls from the constants the model also names: the two
+    must agree, or the model times the kernel differently with and without the sysctl."""
+    default = SYSCTLS[name].newest_default
+    assert isinstance(default, int)
+    assert default * scale == constant
