@@ -9,9 +9,10 @@ from tcpq.doctor import diagnose
 from tcpq.kernel.states import TcpState
 from tcpq.observe import aggregate
 from tcpq.observe.processes import ProcessRef
+from tcpq.observe.snapshot import Instant, Readings, assemble, rates_between
 from tcpq.observe.sockets import SockRecord
 from tcpq.report.doctor import remedy_text
-from tcpq.types import ListenerRef, Rates, Snapshot, Source, SysctlChange
+from tcpq.types import ListenerRef, Snapshot, SysctlChange
 from tcpq.types import ProcessRef as ProcessRef_
 
 NGINX = ProcessRef(pid=100, comm="nginx")
@@ -38,57 +39,28 @@ def rec(
 def snapshot(
     records: list[SockRecord],
     owners: dict[int, list[ProcessRef]],
-    sysctl: dict[str, object] | None = None,
+    sysctl: dict[str, int | tuple[int, int]] | None = None,
     counters: dict[str, int] | None = None,
     t: float = 0.0,
     previous: Snapshot | None = None,
 ) -> Snapshot:
+    """A snapshot of these sockets, read at `t`, assembled by the real assembler."""
     agg = aggregate.SocketAggregator()
     agg.add_all(records)
-    sysctls = {
+    sysctls: dict[str, int | tuple[int, int]] = {
         "net.core.somaxconn": 4096,
         "net.ipv4.ip_local_port_range": (32768, 60999),
         "net.ipv4.tcp_syncookies": 1,
     }
     sysctls.update(sysctl or {})
-    somaxconn = sysctls["net.core.somaxconn"]
-    assert isinstance(somaxconn, int)
-    previous_drops = None
-    if previous is not None:
-        previous_drops = {(lst.cookie, lst.address, lst.port): lst.drops or 0 for lst in previous.listeners}
-    by_process, close_wait = aggregate.build_process_views(agg, owners)
-    return Snapshot(
-        source=Source.HOST,
+    return assemble(
+        Readings(agg, dict(counters or {}), sysctls),
         netns="self",
         kernel_release="6.18.44",
-        monotonic_s=t,
-        wall_s=t,
-        sysctl=sysctls,  # type: ignore[arg-type]
-        counters=counters or {},
-        states=dict(agg.states),
-        states_by_process=by_process,
-        states_by_port=aggregate.nested(agg.by_port),
-        states_by_remote=aggregate.nested(agg.by_remote),
-        listeners=aggregate.build_listeners(
-            agg,
-            owners,
-            "self",
-            somaxconn,
-            previous_drops,
-            t - (previous.monotonic_s if previous else 0) or None,
-        ),
-        close_wait=close_wait,
-        time_wait_by_destination=aggregate.time_wait_destinations(agg),
-        queued=aggregate.build_queued(agg, owners),
-        orphans=agg.orphans,
-        sockets_total=agg.total,
+        at=Instant(t, 1_700_000_000.0 + t),
+        owners=owners,
+        previous=previous,
     )
-
-
-def rates(before: Snapshot, after: Snapshot) -> Rates:
-    interval = after.monotonic_s - before.monotonic_s
-    deltas = {k: v - before.counters.get(k, 0) for k, v in after.counters.items()}
-    return Rates(interval, {k: v / interval for k, v in deltas.items()}, deltas)
 
 
 def test_states_histogram_counts_requests_as_syn_recv() -> None:
@@ -154,7 +126,7 @@ def test_accept_queue_overflow_finding_attributes_listener() -> None:
         t=2.0,
         previous=before,
     )
-    findings = diagnose(before, after, rates(before, after))
+    findings = diagnose(before, after, rates_between(before, after))
     overflow = [f for f in findings if f.id == "accept-queue-overflow"]
     assert len(overflow) == 1
     assert overflow[0].listener == ListenerRef("127.0.0.1", 8080)
@@ -170,7 +142,7 @@ def test_healthy_gives_nothing() -> None:
     ]
     before = snapshot(records, {1: [NGINX]}, counters={"TcpExtListenOverflows": 5})
     after = snapshot(records, {1: [NGINX]}, counters={"TcpExtListenOverflows": 5}, t=5.0, previous=before)
-    assert diagnose(before, after, rates(before, after)) == []
+    assert diagnose(before, after, rates_between(before, after)) == []
 
 
 def test_close_wait_and_time_wait_and_queued() -> None:
@@ -181,7 +153,7 @@ def test_close_wait_and_time_wait_and_queued() -> None:
     sysctl = {"net.ipv4.ip_local_port_range": (40000, 40099)}
     before = snapshot(records, owners, sysctl=sysctl)
     after = snapshot(records, owners, sysctl=sysctl, t=1.0)
-    found = {f.id: f for f in diagnose(before, after, rates(before, after))}
+    found = {f.id: f for f in diagnose(before, after, rates_between(before, after))}
     assert found["close-wait-pileup"].process == ProcessRef_(200, "app")
     assert found["close-wait-pileup"].evidence["close_wait"] == 25
     assert found["time-wait-port-exhaustion-risk"].evidence["time_wait"] == 60
@@ -193,9 +165,35 @@ def test_sysctl_findings() -> None:
     after = snapshot(
         [], {}, sysctl={"net.ipv4.tcp_syncookies": 0, "net.ipv4.tcp_abort_on_overflow": 1}, t=1.0
     )
-    found = {f.id: f for f in diagnose(before, after, rates(before, after))}
+    found = {f.id: f for f in diagnose(before, after, rates_between(before, after))}
     assert found["syncookies-disabled"].remedy.sysctls == [
         SysctlChange("net.ipv4.tcp_syncookies", 1, "self", current=0)
     ]
     assert remedy_text(found["syncookies-disabled"].remedy) == "sysctl -w net.ipv4.tcp_syncookies=1 (now 0)"
     assert found["abort-on-overflow-enabled"].severity.value == "info"
+
+
+def test_a_counter_that_went_backwards_is_no_overflow() -> None:
+    """The namespace was recreated between the samples: its counters and the listener's sk_drops
+    restarted from zero. A fall is no negative overflow: the counter is left out of the rates,
+    the listener has no drop rate, and the doctor reports no overflow."""
+    listen = rec(
+        TcpState.LISTEN, "127.0.0.1", 8080, "0.0.0.0", 0, recv_q=5, send_q=4, inode=1, drops=30, cookie=9
+    )
+    before = snapshot(
+        [listen],
+        {1: [APP]},
+        counters={"TcpExtListenOverflows": 120, "TcpExtListenDrops": 120, "TcpPassiveOpens": 10},
+    )
+    after = snapshot(
+        [replace(listen, drops=2)],
+        {1: [APP]},
+        counters={"TcpExtListenOverflows": 5, "TcpExtListenDrops": 5, "TcpPassiveOpens": 16},
+        t=2.0,
+        previous=before,
+    )
+    rates = rates_between(before, after)
+    assert rates.counter_deltas == {"TcpPassiveOpens": 6}  # the one that grew, and only it
+    assert rates.counters_per_s == {"TcpPassiveOpens": 3.0}
+    assert after.listeners[0].drops_per_s is None
+    assert [f.id for f in diagnose(before, after, rates) if "overflow" in f.id] == []

@@ -7,11 +7,12 @@ from dataclasses import replace
 from tcpq.doctor import diagnose
 from tcpq.kernel.states import TcpState
 from tcpq.observe.processes import ProcessRef
+from tcpq.observe.snapshot import rates_between
 from tcpq.observe.sockets import SockRecord
 from tcpq.report.doctor import remedy_text, sysctl_file
 from tcpq.types import Finding, Runtime, Severity
 
-from .test_aggregate_rules import rates, rec, snapshot
+from .test_aggregate_rules import rec, snapshot
 
 NGINX = ProcessRef(100, "nginx", Runtime.NGINX)
 PY = ProcessRef(200, "python3", Runtime.PYTHON)
@@ -25,7 +26,7 @@ def run(
     owners: dict[int, list[ProcessRef]],
     before_counters: dict[str, int] | None = None,
     after_counters: dict[str, int] | None = None,
-    sysctl: dict[str, object] | None = None,
+    sysctl: dict[str, int | tuple[int, int]] | None = None,
 ) -> dict[str, list[Finding]]:
     before = snapshot(before_records, owners, sysctl=sysctl, counters=before_counters)
     after = snapshot(
@@ -36,7 +37,7 @@ def run(
         t=2.0,
         previous=before,
     )
-    return by_id(diagnose(before, after, rates(before, after)))
+    return by_id(diagnose(before, after, rates_between(before, after)))
 
 
 def by_id(findings: list[Finding]) -> dict[str, list[Finding]]:

@@ -20,10 +20,11 @@ from tcpq.errors import TcpqError
 from tcpq.kernel.states import TcpState
 from tcpq.observe import aggregate, netns
 from tcpq.observe.processes import ProcessRef
+from tcpq.observe.snapshot import Instant, Readings, assemble
 from tcpq.observe.sockets import SockRecord
 from tcpq.report import console as report_console
 from tcpq.report.host import grouped_states_table, listeners_table
-from tcpq.types import Snapshot, Source
+from tcpq.types import Snapshot
 
 from .nslab import clients, listener, namespace, settle
 
@@ -50,31 +51,15 @@ def invoke(*args: str) -> tuple[int, str, str]:
 def snapshot_of(
     records: list[SockRecord], owners: dict[int, list[ProcessRef]], exact: bool = False
 ) -> Snapshot:
-    """As take_snapshot assembles one; `exact` adds the count of sockets without an owner."""
+    """As take_snapshot assembles one (the same assembler); without `exact`, the snapshot lacks
+    the count of sockets without an owner, as one made before tcpq counted them (the views then
+    derive it)."""
     agg = aggregate.SocketAggregator()
     agg.add_all(records)
-    by_process, close_wait = aggregate.build_process_views(agg, owners)
-    extra = {"states_without_process": aggregate.unowned_states(agg, owners)} if exact else {}
-    return Snapshot(
-        source=Source.HOST,
-        netns="self",
-        kernel_release="6.18.44",
-        monotonic_s=0.0,
-        wall_s=0.0,
-        sysctl={},
-        counters={},
-        states=dict(agg.states.most_common()),
-        states_by_process=by_process,
-        states_by_port=aggregate.nested(agg.by_port),
-        states_by_remote=aggregate.nested(agg.by_remote),
-        listeners=aggregate.build_listeners(agg, owners, "self", None),
-        close_wait=close_wait,
-        time_wait_by_destination=aggregate.time_wait_destinations(agg),
-        queued=aggregate.build_queued(agg, owners),
-        orphans=agg.orphans,
-        sockets_total=agg.total,
-        **extra,  # type: ignore[arg-type]
+    snap = assemble(
+        Readings(agg, {}, {}), netns="self", kernel_release="6.18.44", at=Instant(0.0, 0.0), owners=owners
     )
+    return snap if exact else replace(snap, states_without_process=None)
 
 
 # A server on 8080 with 60 clients from ephemeral ports, and this host's own 70 connections to a

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from tcpq.observe.sockets import ParseStats
+
 SysctlValue = int | tuple[int, int]
 
 COUNTER_FILES = ("netstat", "snmp")
@@ -32,19 +34,21 @@ def _values(tokens: list[str]) -> list[int] | None:
     return [int(token) for token in tokens]
 
 
-def parse_snmp_pairs(text: str) -> dict[str, int]:
+def parse_snmp_pairs(text: str, *, stats: ParseStats | None = None) -> dict[str, int]:
     """Header/value line pairs → nstat names (group + field: "TcpExtListenOverflows").
 
     A pair is used only when a header line is followed at once by a value line of the same group
     with as many integers as the header has names; anything else (garbage, a missing or extra
     value, a line of another group) is skipped rather than guessed. A last line without its
     newline is ignored: the kernel ends every line with one, so such a line may be cut short and
-    its last number wrong.
+    its last number wrong. `stats` counts the lines that are not blank and those skipped: what
+    a user is told, since the counters on a skipped line are missing from the result.
     """
-    lines = text.split("\n")[:-1]  # drops the unterminated tail ("" when text ends with \n)
+    lines = text.split("\n")
     counters: dict[str, int] = {}
     header: tuple[str, list[str]] | None = None
-    for line in lines:
+    used = 0
+    for line in lines[:-1]:  # not the unterminated tail ("" when text ends with \n)
         parsed = _split(line)
         if parsed is None:
             header = None
@@ -56,12 +60,18 @@ def parse_snmp_pairs(text: str) -> dict[str, int]:
             continue
         if header is not None and header[0] == group and len(header[1]) == len(values):
             counters.update((group + name, value) for name, value in zip(header[1], values, strict=True))
+            used += 2
         header = None
+    if stats is not None:
+        seen = sum(1 for line in lines if line.strip())
+        stats.lines += seen
+        stats.skipped += seen - used
     return counters
 
 
-def read_counters(proc_net: Path = Path("/proc/net")) -> dict[str, int]:
-    """/proc/net/netstat and /proc/net/snmp merged, under nstat names; a missing file is skipped."""
+def read_counters(proc_net: Path = Path("/proc/net"), *, stats: ParseStats | None = None) -> dict[str, int]:
+    """/proc/net/netstat and /proc/net/snmp merged, under nstat names; a missing file is skipped.
+    `stats` counts their lines and the malformed ones skipped (see parse_snmp_pairs)."""
     counters: dict[str, int] = {}
     for name in COUNTER_FILES:
         try:
@@ -69,7 +79,7 @@ def read_counters(proc_net: Path = Path("/proc/net")) -> dict[str, int]:
         except FileNotFoundError:
             # A kernel built without the file, or /proc/PID/net of a process that has exited.
             continue
-        counters.update(parse_snmp_pairs(text))
+        counters.update(parse_snmp_pairs(text, stats=stats))
     return counters
 
 
