@@ -2,6 +2,7 @@
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tcpq.kernel.profiles import Profile
 from tcpq.kernel.sysctls import SYSCTLS
@@ -9,6 +10,7 @@ from tcpq.model.constants import TCP_RTO_MAX_US, US_PER_MS, US_PER_S
 from tcpq.model.mib import Counters
 
 SysctlValues = dict[str, int | tuple[int, int]]
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +48,9 @@ class Settings:
         """
 
         def num(name: str) -> int:
-            value = values.get(name)
-            return value if isinstance(value, int) else _newest_int(name)
+            return _value(values, name, int)
 
-        port_range = values.get(PORT_RANGE)
-        if not isinstance(port_range, tuple):
-            port_range = _newest_pair(PORT_RANGE)
+        port_range = _value(values, PORT_RANGE, tuple)
         return cls(
             somaxconn=num("net.core.somaxconn"),
             max_syn_backlog=num("net.ipv4.tcp_max_syn_backlog"),
@@ -86,20 +85,13 @@ class Settings:
 PORT_RANGE = "net.ipv4.ip_local_port_range"
 
 
-def _newest_int(name: str) -> int:
-    """The catalogue's default for `name` on the newest kernel it describes (a KeyError or
-    TypeError here is a programming error: the model reads a sysctl the catalogue lacks)."""
-    value = SYSCTLS[name].newest_default
-    if not isinstance(value, int):
-        raise TypeError(f"{name}: the catalogue's newest default is not one integer: {value!r}")
-    return value
-
-
-def _newest_pair(name: str) -> tuple[int, int]:
-    value = SYSCTLS[name].newest_default
-    if not isinstance(value, tuple):
-        raise TypeError(f"{name}: the catalogue's newest default is not a pair: {value!r}")
-    return value
+def _value(values: SysctlValues, name: str, kind: type[V]) -> V:
+    """`values[name]` when it is a `kind`, else the catalogue's default on the newest kernel it
+    describes (a KeyError or TypeError is a programming error: a sysctl the catalogue lacks)."""
+    for value in (values.get(name), SYSCTLS[name].newest_default):
+        if isinstance(value, kind):
+            return value
+    raise TypeError(f"{name}: the catalogue's newest default is not {kind.__name__}")
 
 
 @dataclass(slots=True)
