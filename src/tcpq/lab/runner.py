@@ -26,6 +26,7 @@ from tcpq.lab.sampler import (
 )
 from tcpq.lab.wire import ClientConfig, ClientGroup, ClientReport, ServerConfig, go_line
 from tcpq.model import mib
+from tcpq.model.client import Outcome
 from tcpq.model.constants import US_PER_S as US
 from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
@@ -353,12 +354,8 @@ def _result(
     )
     clients = ClientRecord(
         attempted=attempted,
-        connected=outcomes.get("connected", 0),
-        refused=outcomes.get("refused", 0),
-        reset=outcomes.get("reset", 0),
-        timed_out=outcomes.get("timed_out", 0),
-        no_port=outcomes.get("no_port", 0),
-        pending=outcomes.get("pending", 0),
+        ended={Outcome(name): count for name, count in outcomes.items()},  # names checked by wire
+        pending=outcomes.get(Outcome.PENDING, 0),
         connect_us=connect_us,
         response_us=response_us,
         cookie_connections=server_delta.get(mib.SYNCOOKIES_RECV, 0),

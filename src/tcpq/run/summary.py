@@ -3,7 +3,7 @@ client times as percentiles and histograms, the reported counters, and what the 
 (seed, overrides) with the sysctls that differ from the kernel's defaults. Each face measures
 its own way; from here on a RunResult of either is built alike, so `tcpq compare` diffs them."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,7 @@ from tcpq.histogram import histogram
 from tcpq.kernel.profiles import Profile
 from tcpq.kernel.versions import KernelVersion, format_version
 from tcpq.model import mib
+from tcpq.model.client import Outcome
 from tcpq.model.constants import US_PER_S
 from tcpq.run.settings import NamespaceSysctls, differences
 from tcpq.scenario import Scenario
@@ -63,12 +64,8 @@ class ClientRecord:
     generator's report): how each attempt ended, and the times in µs before any summary."""
 
     attempted: int
-    connected: int
-    refused: int
-    reset: int
-    timed_out: int
-    no_port: int
-    pending: int
+    ended: Mapping[Outcome, int]  # attempts by final outcome; one never seen counts 0
+    pending: int  # still trying when the run stopped
     connect_us: list[int]
     response_us: list[int]
     cookie_connections: int
@@ -76,13 +73,14 @@ class ClientRecord:
 
 def client_summary(record: ClientRecord, request_mode: bool) -> ClientSummary:
     """The clients' outcome counts and time distributions; reply times only in request mode."""
+    ended = record.ended
     return ClientSummary(
         attempted=record.attempted,
-        connected=record.connected,
-        refused=record.refused,
-        reset=record.reset,
-        timed_out=record.timed_out,
-        no_port=record.no_port,
+        connected=ended.get(Outcome.CONNECTED, 0),
+        refused=ended.get(Outcome.REFUSED, 0),
+        reset=ended.get(Outcome.RESET, 0),
+        timed_out=ended.get(Outcome.TIMED_OUT, 0),
+        no_port=ended.get(Outcome.NO_PORT, 0),
         pending=record.pending,
         connect_time_s=percentiles(record.connect_us),
         response_time_s=percentiles(record.response_us) if request_mode else None,

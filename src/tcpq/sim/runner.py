@@ -376,11 +376,7 @@ def _clients(world: World, attempted: int) -> ClientRecord:
     outcomes = stats.outcomes
     return ClientRecord(
         attempted=attempted,
-        connected=outcomes[Outcome.CONNECTED],
-        refused=outcomes[Outcome.REFUSED],
-        reset=outcomes[Outcome.RESET],
-        timed_out=outcomes[Outcome.TIMED_OUT],
-        no_port=outcomes[Outcome.NO_PORT],
+        ended=outcomes,
         pending=attempted - sum(outcomes.values()),
         connect_us=stats.connect_times,
         response_us=stats.response_times,
