@@ -112,27 +112,17 @@ def test_netstat_line_shows_the_number(nstat: str) -> None:
     assert counter.meaning and counter.increments and counter.kernel_model
 
 
+# net-tools 2.10 statistics.c, for the counters test_netstat_s_prints_what_the_catalogue_says
+# does not move (the Tcp ones, ListenOverflows, ListenDrops, Syncookies{Sent,Recv}, TW and
+# TCPReqQFullDoCookies it reads from the real `netstat -s`).
 @pytest.mark.parametrize(
     ("nstat", "line"),
     [
-        ("TcpExtListenOverflows", "7 times the listen queue of a socket overflowed"),
-        ("TcpExtListenDrops", "7 SYNs to LISTEN sockets dropped"),
-        ("TcpExtSyncookiesSent", "7 SYN cookies sent"),
-        ("TcpExtSyncookiesRecv", "7 SYN cookies received"),
         ("TcpExtSyncookiesFailed", "7 invalid SYN cookies received"),
         ("TcpExtTWRecycled", "7 time wait sockets recycled by time stamp"),
-        ("TcpExtTW", "7 TCP sockets finished time wait in fast timer"),
         ("TcpExtEmbryonicRsts", "7 resets received for embryonic SYN_RECV sockets"),
-        ("TcpActiveOpens", "7 active connection openings"),
-        ("TcpPassiveOpens", "7 passive connection openings"),
-        ("TcpAttemptFails", "7 failed connection attempts"),
-        ("TcpEstabResets", "7 connection resets received"),
-        ("TcpCurrEstab", "7 connections established"),
-        ("TcpRetransSegs", "7 segments retransmitted"),
-        ("TcpOutRsts", "7 resets sent"),
         # net-tools has no sentence for these, or misses it in its unsorted table:
         ("TcpExtTCPReqQFullDrop", "TCPReqQFullDrop: 7"),
-        ("TcpExtTCPReqQFullDoCookies", "TCPReqQFullDoCookies: 7"),
         ("TcpExtTCPSynRetrans", "TCPSynRetrans: 7"),
         ("TcpExtTCPTimeouts", "TCPTimeouts: 7"),
         ("TcpExtTWKilled", "TWKilled: 7"),
