@@ -20,11 +20,11 @@ from typing import NamedTuple, NoReturn
 from tcpq.errors import ParseError, PermissionDenied, TcpqError
 from tcpq.kernel.states import TcpState
 from tcpq.observe.sockets import (
-    ADDRESS_CACHE_MAX,
     STATE_BY_NUMBER,
+    AddressNames,
     SockRecord,
-    UnfrozenSockRecord,
     address_text,
+    new_record,
 )
 
 # include/uapi/linux/netlink.h
@@ -79,15 +79,24 @@ _AF_INET6 = int(socket.AF_INET6)
 _FAMILIES = frozenset((int(socket.AF_INET), _AF_INET6))
 
 
-class AddressCache(NamedTuple):
-    """Address text by the raw 16-byte field, one dict per family (their keys can coincide)."""
+def _ipv4_text(packed: bytes) -> str:
+    # An IPv4 socket uses the first 4 bytes of the 16-byte field (inet_diag_msg_common_fill).
+    return address_text(socket.AF_INET, packed[:4])
 
-    ipv4: dict[bytes, str]
-    ipv6: dict[bytes, str]
+
+def _ipv6_text(packed: bytes) -> str:
+    return address_text(socket.AF_INET6, packed)
+
+
+class AddressCache(NamedTuple):
+    """Address text by the raw 16-byte field, one cache per family (their keys can coincide)."""
+
+    ipv4: AddressNames[bytes]
+    ipv6: AddressNames[bytes]
 
     @classmethod
     def empty(cls) -> AddressCache:
-        return cls({}, {})
+        return cls(AddressNames(_ipv4_text), AddressNames(_ipv6_text))
 
 
 class NetlinkError(TcpqError):
@@ -214,7 +223,7 @@ def parse_reply(
     attributes_at = NLMSG_HDRLEN + INET_DIAG_MSG_LEN
     inet6 = _AF_INET6
     families = _FAMILIES
-    unfrozen, frozen = UnfrozenSockRecord, SockRecord
+    new = new_record
     offset = 0
     while offset + NLMSG_HDRLEN <= limit:
         if offset + size <= limit:
@@ -245,23 +254,16 @@ def parse_reply(
                 state = states.get(number)
                 if state is not None and family in families:
                     names = names6 if family == inet6 else names4
-                    local = names.get(src)
-                    if local is None:
-                        local = _remember(names, family, src)
-                    remote = names.get(dst)
-                    if remote is None:
-                        remote = _remember(names, family, dst)
                     if swap:
                         sport = (sport >> 8) | (sport & 0xFF) << 8
                         dport = (dport >> 8) | (dport & 0xFF) << 8
                     drops = _meminfo_drops(data, offset + attributes_at, offset + length) if meminfo else None
-                    # new_record() inlined: this runs once per socket.
-                    record = unfrozen(
+                    yield new(
                         family,
                         state,
-                        local,
+                        names[src],
                         sport,
-                        remote,
+                        names[dst],
                         dport,
                         rqueue,
                         wqueue,
@@ -272,8 +274,6 @@ def parse_reply(
                         timer,
                         retrans,
                     )
-                    record.__class__ = frozen  # type: ignore[assignment]
-                    yield record  # type: ignore[misc]
                 offset += (length + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1)
                 continue
         offset, done = _control(data, offset, limit, seq)
@@ -282,14 +282,6 @@ def parse_reply(
     if offset < limit:
         raise ParseError(f"{limit - offset} trailing bytes after the last netlink message")
     return False
-
-
-def _remember(names: dict[bytes, str], family: int, packed: bytes) -> str:
-    if len(names) >= ADDRESS_CACHE_MAX:
-        names.clear()
-    # An IPv4 socket uses the first 4 bytes of the 16-byte field (inet_diag_msg_common_fill).
-    text = names[packed] = address_text(family, packed[:4] if family == socket.AF_INET else packed)
-    return text
 
 
 def _open_socket() -> socket.socket:

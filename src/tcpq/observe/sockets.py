@@ -11,15 +11,17 @@ from __future__ import annotations
 import re
 import socket
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Generic, ParamSpec, TypeVar, cast
 
 from tcpq.kernel.states import TcpState
 
-# Address text is cached per reader call: a host has few distinct local addresses and the
-# remote side repeats too, so formatting each address once saves most of the per-socket cost.
-# The bound keeps memory flat on a host talking to millions of peers.
+# Address text is cached per reader call (AddressNames): a host has few distinct local
+# addresses and the remote side repeats too, so formatting each address once saves most of the
+# per-socket cost.
 ADDRESS_CACHE_MAX = 65536
 
 
@@ -52,10 +54,8 @@ class SockRecord:
 
 
 class UnfrozenSockRecord:
-    """The same slot layout as SockRecord with a plain __init__ (see `new_record`).
-
-    Only for readers building records in a hot loop; nothing else may hold one.
-    """
+    """The same slot layout as SockRecord with a plain __init__ that ends by making the
+    instance a SockRecord (see `new_record`): nothing ever holds an UnfrozenSockRecord."""
 
     __slots__ = SockRecord.__slots__
 
@@ -90,49 +90,45 @@ class UnfrozenSockRecord:
         self.drops = drops
         self.timer = timer
         self.retrans = retrans
+        self.__class__ = SockRecord  # type: ignore[assignment]
 
 
-def new_record(
-    family: int,
-    state: TcpState,
-    local: str,
-    local_port: int,
-    remote: str,
-    remote_port: int,
-    recv_q: int,
-    send_q: int,
-    inode: int,
-    uid: int,
-    cookie: int,
-    drops: int | None,
-    timer: int,
-    retrans: int,
-) -> SockRecord:
-    """SockRecord(...) at a third of the cost, for readers that build one per socket.
+_Fields = ParamSpec("_Fields")
 
-    A frozen dataclass sets each field through object.__setattr__ (~14 slow calls); at 100k
-    sockets that alone costs more than the kernel's dump. The twin class has the same
-    __slots__ in the same order, so CPython allows switching the instance's class once it is
-    filled; the result is an ordinary, frozen SockRecord (tests compare it with the slow path).
+
+def _builds_records(cls: Callable[_Fields, UnfrozenSockRecord]) -> Callable[_Fields, SockRecord]:
+    """The twin class as what it is: a constructor of SockRecords with SockRecord's fields."""
+    return cast("Callable[_Fields, SockRecord]", cls)
+
+
+# SockRecord(...) at a third of the cost, for readers that build one per socket. A frozen
+# dataclass sets each field through object.__setattr__ (~14 slow calls); at 100k sockets that
+# alone costs more than the kernel's dump. The twin class has the same __slots__ in the same
+# order, so CPython allows switching the instance's class once it is filled; the result is an
+# ordinary, frozen SockRecord (tests compare it with the slow path).
+new_record = _builds_records(UnfrozenSockRecord)
+
+_Raw = TypeVar("_Raw", bound=Hashable)
+
+
+class AddressNames(dict[_Raw, str], Generic[_Raw]):
+    """Address text by the address as the reader got it, formatted on the first lookup.
+
+    A lookup that hits costs one dict subscript; the bound (ADDRESS_CACHE_MAX) keeps memory
+    flat on a host talking to millions of peers: a full cache starts again empty.
     """
-    record = UnfrozenSockRecord(
-        family,
-        state,
-        local,
-        local_port,
-        remote,
-        remote_port,
-        recv_q,
-        send_q,
-        inode,
-        uid,
-        cookie,
-        drops,
-        timer,
-        retrans,
-    )
-    record.__class__ = SockRecord  # type: ignore[assignment]
-    return record  # type: ignore[return-value]
+
+    __slots__ = ("_format",)
+
+    def __init__(self, format_address: Callable[[_Raw], str]) -> None:
+        super().__init__()
+        self._format = format_address
+
+    def __missing__(self, raw: _Raw) -> str:
+        if len(self) >= ADDRESS_CACHE_MAX:
+            self.clear()
+        text = self[raw] = self._format(raw)
+        return text
 
 
 # include/net/tcp_states.h numbers → states as `ss` shows them: request socks
@@ -185,12 +181,16 @@ def _proc_address(family: int, digits: str) -> bytes:
     return struct.pack(f"={len(words)}I", *words)
 
 
+def _proc_address_text(family: int, digits: str) -> str:
+    return address_text(family, _proc_address(family, digits))
+
+
 def _parse_lines(lines: Iterable[str], family: int, stats: ParseStats | None) -> Iterator[SockRecord]:
     if family not in _LINE_BY_FAMILY:
         raise ValueError(f"not an inet family: {family}")
     family = int(family)  # a plain int, as inet_diag gives it, not socket.AddressFamily
     match_line = _LINE_BY_FAMILY[family].match
-    names: dict[str, str] = {}
+    names = AddressNames(partial(_proc_address_text, family))
     states = STATE_BY_NUMBER
     seen = skipped = 0
     try:
@@ -207,18 +207,12 @@ def _parse_lines(lines: Iterable[str], family: int, stats: ParseStats | None) ->
             if state is None:  # a state number this tcpq does not know: skip, never guess
                 skipped += 1
                 continue
-            local_text = names.get(local)
-            if local_text is None:
-                local_text = _remember(names, local, family)
-            remote_text = names.get(remote)
-            if remote_text is None:
-                remote_text = _remember(names, remote, family)
             yield new_record(
                 family,
                 state,
-                local_text,
+                names[local],
                 int(lport, 16),
-                remote_text,
+                names[remote],
                 int(rport, 16),
                 int(rx, 16),
                 int(tx, 16),
@@ -233,13 +227,6 @@ def _parse_lines(lines: Iterable[str], family: int, stats: ParseStats | None) ->
         if stats is not None:
             stats.lines += seen
             stats.skipped += skipped
-
-
-def _remember(names: dict[str, str], digits: str, family: int) -> str:
-    if len(names) >= ADDRESS_CACHE_MAX:
-        names.clear()
-    text = names[digits] = address_text(family, _proc_address(family, digits))
-    return text
 
 
 def parse_proc_net_tcp(text: str, family: int, *, stats: ParseStats | None = None) -> Iterator[SockRecord]:
