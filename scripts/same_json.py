@@ -56,7 +56,9 @@ def main() -> int:
     names = args.only or sorted(path.stem for path in (ROOT / "examples").glob("*.toml"))
     with tempfile.TemporaryDirectory(prefix="tcpq-same-json-") as scratch:
         tree = Path(scratch) / "before"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.before], check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.before], check=True
+        )
         try:
             before = outputs(tree, names)
         finally:
