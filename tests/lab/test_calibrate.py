@@ -69,8 +69,8 @@ def test_kernel_drains_a_wave_in_order_and_drops_cost_less_than_children() -> No
     pid = os.getpid()
     names = (f"tcpq-test-{pid}-wvs", f"tcpq-test-{pid}-wvc", f"tqw{pid}s"[:15], f"tqw{pid}c"[:15])
     with sandbox.lab(names) as lab:
-        grown = calibrate._wave(lab, 5300, {"backlog": 0, "switch": "relisten", "new_backlog": 4096})
-        full = calibrate._wave(lab, 5301, {"backlog": 8, "switch": "drain"})
+        grown = calibrate._wave(lab, 5300, backlog=0, switch="relisten", new_backlog=4096)
+        full = calibrate._wave(lab, 5301, backlog=8, switch="drain")
         probes = [proc.pid for ns in lab.namespaces for proc in ns.processes]
     for wave in (grown, full):
         # every SYN of the wave is processed before the first final ACK arrives
