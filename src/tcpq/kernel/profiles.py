@@ -1,7 +1,7 @@
 """Behaviour profiles: what differs between kernel versions, as data the model reads.
 
 A profile is a set of switches, never an `if version >= ...` inside the model. Sysctl
-*defaults* per version live in the sysctl catalogue (`kernel/sysctls.py`); a profile holds
+*defaults* per version live in the sysctl catalogue (`kernel/sysctl_data.py`); a profile holds
 only behaviour that no sysctl exposes.
 """
 
