@@ -128,50 +128,27 @@ def _typed(ts: float, cpu: int, name: str, values: dict[str, str]) -> TraceEvent
     kind = KIND_OF_EVENT.get(name)
     if kind is None:
         return None
-    if kind is Kind.DROP:
-        return TraceEvent(
-            ts,
-            cpu,
-            kind,
-            None,
-            None,
-            _pointer(values.get("rx_sk")),
-            _pointer(values.get("skbaddr")),
-            reason=values.get("reason"),
-        )
-    if kind is Kind.RESET_SENT:
-        return TraceEvent(
-            ts,
-            cpu,
-            kind,
-            parse_sockaddr(values.get("src")),
-            parse_sockaddr(values.get("dest")),
-            _pointer(values.get("skaddr")),
-            _pointer(values.get("skbaddr")),
-            state=_state(values.get("state")),
-            reason=values.get("reason"),
-        )
-    local, remote = _tuple(values)
-    if kind is Kind.STATE:
-        return TraceEvent(
-            ts,
-            cpu,
-            kind,
-            local,
-            remote,
-            _pointer(values.get("skaddr")),
-            oldstate=_state(values.get("oldstate")),
-            newstate=_state(values.get("newstate")),
-        )
+    # The tracepoints' formats differ in where the endpoints and the socket are; every other
+    # field is read by one name, and a field a format lacks reads as None.
+    if kind is Kind.DROP:  # kfree_skb: no addresses; the socket is the receiving one
+        local, remote, sk = None, None, values.get("rx_sk")
+    elif kind is Kind.RESET_SENT:  # tcp_send_reset prints both ends as %pISpc
+        local, remote = parse_sockaddr(values.get("src")), parse_sockaddr(values.get("dest"))
+        sk = values.get("skaddr")
+    else:
+        (local, remote), sk = _tuple(values), values.get("skaddr")
     return TraceEvent(
         ts,
         cpu,
         kind,
         local,
         remote,
-        _pointer(values.get("skaddr")),
+        _pointer(sk),
         _pointer(values.get("skbaddr")),
         state=_state(values.get("state")),
+        oldstate=_state(values.get("oldstate")),
+        newstate=_state(values.get("newstate")),
+        reason=values.get("reason"),
     )
 
 
