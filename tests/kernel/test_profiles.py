@@ -5,6 +5,8 @@ kernel's own files; the others against the commits that changed the behaviour (k
 §2.2 ef547f2ac16b, 3479c7549fb1; §2.5 5ea8ea2cb7f1; §9 9ad7c049f0f7).
 """
 
+from collections.abc import Callable
+
 import pytest
 
 from tcpq.errors import UnsupportedKernel
@@ -63,7 +65,7 @@ def test_too_old() -> None:
 
 
 # The switches that exist exactly when a sysctl does: the sysctl came with the behaviour.
-SWITCHED_BY_SYSCTL = {
+SWITCHED_BY_SYSCTL: dict[str, Callable[[Profile], bool]] = {
     "net.ipv4.tcp_syn_linear_timeouts": lambda p: p.syn_linear_timeouts,  # ccce324dabfe
     "net.ipv4.tcp_tw_reuse_delay": lambda p: p.tw_reuse_delay_tunable,
     "net.ipv4.tcp_rto_max_ms": lambda p: p.rto_max_tunable,  # 1280c26228bd
@@ -83,10 +85,10 @@ def test_sysctl_switches_agree_with_the_catalogue(name: str) -> None:
     switch = SWITCHED_BY_SYSCTL[name]
     for version in _boundaries():
         exists = SYSCTLS[name].default_for(version) is not None
-        assert bool(switch(profile_for(version))) is exists, version
+        assert switch(profile_for(version)) is exists, version
 
 
 @pytest.mark.parametrize("name", sorted(SWITCHED_BY_SYSCTL))
 def test_the_running_kernels_profile_has_its_sysctls(fresh_netns: FreshNetns, name: str) -> None:
     profile: Profile = profile_for(running_kernel())
-    assert bool(SWITCHED_BY_SYSCTL[name](profile)) is (fresh_netns.sysctl(name) is not None)
+    assert SWITCHED_BY_SYSCTL[name](profile) is (fresh_netns.sysctl(name) is not None)
