@@ -95,41 +95,41 @@ def nginx_listen(address: str, port: int) -> str:
     return f"{address}:{port}"
 
 
+# How each runtime asks listen() for a backlog: what to do, and the line to write with the
+# listener's {port}, its nginx `listen` argument ({listen}) and the {backlog} filled in. Go
+# has no line: net.Listen asks for net.core.somaxconn itself.
+BACKLOG_HOWTO: dict[Runtime | None, tuple[str, str]] = {
+    Runtime.NGINX: (
+        "raise the listen backlog in the server block, then reload nginx",
+        "listen {listen} backlog={backlog};",
+    ),
+    Runtime.JAVA: (
+        "pass a backlog when binding (Tomcat/Spring: server.tomcat.accept-count)",
+        "new ServerSocket({port}, {backlog})",
+    ),
+    Runtime.PYTHON: (
+        "pass a backlog to listen() (asyncio: start_server(..., backlog=N); uvicorn: --backlog N)",
+        "sock.listen({backlog})",
+    ),
+    Runtime.NODE: ("pass a backlog to listen()", "server.listen({{ port: {port}, backlog: {backlog} }})"),
+    Runtime.GO: (
+        "Go's net.Listen asks listen() for net.core.somaxconn itself: raise that sysctl and restart",
+        "",
+    ),
+}
+# Any other program (native, or no owner seen).
+GENERIC_BACKLOG_HOWTO = (
+    "ask listen() for a larger backlog (in the code or the program's settings)",
+    "listen(fd, {backlog})",
+)
+
+
 def backlog_change(listener: Listener, backlog: int) -> AppChange:
     """Ask listen() for `backlog`, in the words of the listener's runtime."""
     runtime, port = runtime_of(listener), listener.port
-    if runtime is Runtime.NGINX:
-        return AppChange(
-            runtime,
-            "raise the listen backlog in the server block, then reload nginx",
-            f"listen {nginx_listen(listener.address, port)} backlog={backlog};",
-        )
-    if runtime is Runtime.JAVA:
-        return AppChange(
-            runtime,
-            "pass a backlog when binding (Tomcat/Spring: server.tomcat.accept-count)",
-            f"new ServerSocket({port}, {backlog})",
-        )
-    if runtime is Runtime.PYTHON:
-        return AppChange(
-            runtime,
-            "pass a backlog to listen() (asyncio: start_server(..., backlog=N); uvicorn: --backlog N)",
-            f"sock.listen({backlog})",
-        )
-    if runtime is Runtime.NODE:
-        return AppChange(
-            runtime, "pass a backlog to listen()", f"server.listen({{ port: {port}, backlog: {backlog} }})"
-        )
-    if runtime is Runtime.GO:
-        return AppChange(
-            runtime,
-            "Go's net.Listen asks listen() for net.core.somaxconn itself: raise that sysctl and restart",
-        )
-    return AppChange(
-        runtime,
-        "ask listen() for a larger backlog (in the code or the program's settings)",
-        f"listen(fd, {backlog})",
-    )
+    action, line = BACKLOG_HOWTO.get(runtime, GENERIC_BACKLOG_HOWTO)
+    example = line.format(port=port, backlog=backlog, listen=nginx_listen(listener.address, port))
+    return AppChange(runtime, action, example)
 
 
 def resume_change(stopped: list[ProcessInfo]) -> AppChange:
