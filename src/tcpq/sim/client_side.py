@@ -60,7 +60,6 @@ class ClientSide(Side):
         self._syn_timer = self.syn_timer
         self._data_timer = self.data_timer
         self._close = self.close
-        self._tw_expire = self.tw_expire
 
     def attach(self, server: "ServerSide") -> None:
         """Bind the server side's handlers: where this side's packets arrive."""
@@ -243,11 +242,7 @@ class ClientSide(Side):
         """The server's FIN reaches the client."""
         conn.server_fin_at_client = True
         if conn.state == _FIN_WAIT:
-            tw = conn.addr.tw.entries.get(conn.port)
-            if tw is not None:
-                timewait.tcp_timewait_fin(tw, self.engine.now)
-                self._timer(tw.expires_us, self._tw_expire, conn)
-            elif not conn.fin_acked:
+            if not self._timewait_fin(conn.addr.tw, conn.port, conn) and not conn.fin_acked:
                 self._fin_wait1_to_time_wait(conn)
         elif conn.state == _CLOSED:
             self.client_ns.counters[mib.OUT_RSTS] += 1  # TW overflowed: nothing matches the FIN
@@ -269,18 +264,9 @@ class ClientSide(Side):
     def _time_wait(self, conn: Conn, substate: timewait.TwSubstate) -> None:
         """The closing client socket becomes a timewait sock, or just goes when the table is full."""
         self._release_port(conn)
-        tw = timewait.tcp_time_wait(
-            self.client_ns,
-            conn.addr.tw,
-            key=conn.port,
-            now=self.engine.now,
-            substate=substate,
-            has_timestamps=self.client_ns.settings.timestamps,
-        )
-        if tw is None:
+        timestamps = self.client_ns.settings.timestamps
+        if not self._enter_time_wait(conn.addr.tw, conn.port, conn, substate, has_timestamps=timestamps):
             conn.state = client_next(conn.state, _TW_FULL)
-        else:
-            self._timer(tw.expires_us, self._tw_expire, conn)
 
     def tw_expire(self, conn: Conn) -> None:
         # The timer is that of the timewait entry on this port, which may by now be another

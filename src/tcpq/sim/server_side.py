@@ -243,10 +243,7 @@ class ServerSide(Side):
         if conn.srv == _ACCEPTED:
             self.engine.after(self.close_delay, self._app_eof, conn)
         elif conn.srv == _CLOSED:
-            tw = self.server_tw.entries.get(conn.id)
-            if tw is not None:
-                timewait.tcp_timewait_fin(tw, self.engine.now)
-                self._timer(tw.expires_us, self.tw_expire, conn)
+            self._timewait_fin(self.server_tw, conn.id, conn)
         return cost
 
     def _app_eof(self, conn: Conn) -> None:
@@ -257,15 +254,7 @@ class ServerSide(Side):
         timewait.inet_twsk_expired(self.server_ns, self.server_tw, conn.id, self.engine.now)
 
     def fin_acked(self, conn: Conn) -> None:
-        tw = timewait.tcp_time_wait(
-            self.server_ns,
-            self.server_tw,
-            key=conn.id,
-            now=self.engine.now,
-            substate=timewait.TwSubstate.FIN_WAIT2,
-        )
-        if tw is not None:
-            self._timer(tw.expires_us, self.tw_expire, conn)
+        self._enter_time_wait(self.server_tw, conn.id, conn, timewait.TwSubstate.FIN_WAIT2)
 
     # -- ServerHost, for the application ----------------------------------------------------
     def accept(self) -> Conn | None:

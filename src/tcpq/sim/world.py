@@ -2,8 +2,9 @@
 
 World only builds and wires the parts; each has one job: the link and the kernel's timers
 (link.py), the client sockets (client_side.py), the listener and the application's view of
-it (server_side.py), what the run measured (stats.py). A connection's states and their
-transitions are tables in lifecycle.py.
+it (server_side.py), what both sides do alike, such as retransmitting a FIN (side.py), what
+the run measured (stats.py). A connection's states and their transitions are tables in
+lifecycle.py.
 """
 
 import random
