@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tcpq.errors import ParseError, TcpqError
-from tcpq.lab import attacker, wire
+from tcpq.lab import attacker, clients, wire
 from tcpq.lab.wire import (
     AttackConfig,
     AttackReport,
@@ -34,6 +34,7 @@ from tcpq.lab.wire import (
     WaveConfig,
     WavePackets,
 )
+from tcpq.model.client import Outcome
 
 GROUP = ClientGroup((0.0, 0.25, 1 / 3), None, request=True, request_after_s=0.01, close_after_s=0.5)
 SAMPLES: list[Message] = [
@@ -165,6 +166,12 @@ def test_what_is_not_a_message_at_all() -> None:
     with pytest.raises(TcpqError, match=r": xy+…: unknown field$") as raised:
         ClientReport.from_json('{"x' + "y" * 10**5 + '": 1}')
     assert len(str(raised.value)) < 200  # a megabyte from a broken program is not quoted whole
+
+
+def test_the_outcomes_are_the_models() -> None:
+    """The client generator reports the model's outcomes, and only those."""
+    assert frozenset(Outcome) == wire.OUTCOMES
+    assert set(clients.OUTCOME_BY_ERRNO.values()) < wire.OUTCOMES
 
 
 def test_go_line_carries_t0_exactly() -> None:

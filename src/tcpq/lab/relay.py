@@ -170,7 +170,7 @@ class Relay:
 
 def relay_main(config: LinkConfig) -> int:
     """Relay packets between two TUN fds until stdin closes, the parent goes, or the lifetime ends."""
-    fds = list(config.fds)
+    fds, parent = list(config.fds), config.parent_pid
     deadline_ns = time.monotonic_ns() + round(config.lifetime_s * 1e9)
     spin_ns = config.spin_us * 1000
     libc = ctypes.CDLL(None, use_errno=True)
@@ -193,7 +193,7 @@ def relay_main(config: LinkConfig) -> int:
     running = True
     while running:
         now_ns = time.monotonic_ns()
-        if now_ns >= deadline_ns or os.getppid() != config.parent_pid:
+        if now_ns >= deadline_ns or os.getppid() != parent:
             break
         timeout = min(POLL_S, (deadline_ns - now_ns) / 1e9)
         next_due = relay.next_due()

@@ -204,6 +204,8 @@ class ServerAccepts(Message):
 
 # -- the client generator (lab/clients.py) -----------------------------------------------------------
 
+# model.client.Outcome's values, spelled out: importing the model would cost the programs ~60 ms
+# of start-up (tests/lab/test_wire.py checks that the two agree).
 OUTCOMES = frozenset({"connected", "refused", "reset", "timed_out", "no_port", "pending"})
 
 
