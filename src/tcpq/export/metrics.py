@@ -15,6 +15,7 @@ from enum import StrEnum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from tcpq.kernel.resolve import default_port_range
 from tcpq.types import Listener, Snapshot
 
 
@@ -157,8 +158,6 @@ SYSCTLS: tuple[str, ...] = (
 )
 EPHEMERAL_RANGE = "net.ipv4.ip_local_port_range"
 EPHEMERAL_PORT = "ephemeral"
-# Linux's default net.ipv4.ip_local_port_range, for a snapshot without it (it is namespaced).
-DEFAULT_EPHEMERAL = (32768, 60999)
 
 
 @dataclass(frozen=True)
@@ -184,8 +183,11 @@ class ListenerSeries:
 
 
 def _ephemeral(snapshot: Snapshot) -> tuple[int, int]:
+    """The namespace's port range, or the catalogue's default for its kernel when unread."""
     value = snapshot.sysctl.get(EPHEMERAL_RANGE)
-    return value if isinstance(value, tuple) else DEFAULT_EPHEMERAL
+    if isinstance(value, tuple):
+        return value
+    return default_port_range(snapshot.kernel_release)
 
 
 def _labels(listener: Listener, fold: bool) -> tuple[str, str, str, str]:

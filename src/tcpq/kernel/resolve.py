@@ -2,9 +2,9 @@
 
 from collections.abc import Mapping
 
-from tcpq.errors import ScenarioError
+from tcpq.errors import ScenarioError, UnsupportedKernel
 from tcpq.kernel.sysctls import SYSCTLS, SysctlValue, find_sysctl
-from tcpq.kernel.versions import KernelVersion, format_version
+from tcpq.kernel.versions import KernelVersion, format_version, parse_version
 from tcpq.types import SysctlRow
 
 
@@ -16,6 +16,19 @@ def sysctl_defaults(version: KernelVersion) -> dict[str, SysctlValue]:
         if value is not None:
             out[name] = value
     return out
+
+
+def default_port_range(kernel_release: str) -> tuple[int, int]:
+    """net.ipv4.ip_local_port_range's default for a release (the newest when it cannot be read)."""
+    sysctl = SYSCTLS["net.ipv4.ip_local_port_range"]
+    try:
+        value = sysctl.default_for(parse_version(kernel_release))
+    except UnsupportedKernel:
+        value = None
+    if not isinstance(value, tuple):
+        value = sysctl.newest_default
+    assert isinstance(value, tuple), "the catalogue gives the port range a default"
+    return value
 
 
 def resolve_sysctls(
