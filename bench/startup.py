@@ -25,7 +25,7 @@ from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
 TCPQ = str(VENV_BIN / "tcpq") if (VENV_BIN / "tcpq").exists() else "tcpq"
-HEAVY = ("pydantic", "numpy", "matplotlib", "textual", "tcpq.sim", "tcpq.scenario", "tcpq.lab")
+HEAVY = ("pydantic", "numpy", "matplotlib", "textual", "tcpq.sim", "tcpq.run", "tcpq.scenario", "tcpq.lab")
 
 COMMANDS: dict[str, list[str]] = {
     "help": [TCPQ, "--help"],

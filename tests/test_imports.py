@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("pydantic", "numpy", "matplotlib", "textual", "tcpq.sim", "tcpq.scenario", "tcpq.lab")
+HEAVY = ("pydantic", "numpy", "matplotlib", "textual", "tcpq.sim", "tcpq.run", "tcpq.scenario", "tcpq.lab")
 
 # Runs a command in a fresh interpreter as `tcpq` would, then prints the modules it loaded.
 PROBE = """
