@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tcpq.kernel import counter_data, state_data, sysctl_data
+from tcpq.kernel import counter_data, state_data, sysctl_data, sysctl_timer_data
 from tcpq.kernel.catalogue import Catalogue, normalize
 from tcpq.kernel.counters import COUNTER_CATALOGUE
 from tcpq.kernel.states import STATE_CATALOGUE
 from tcpq.kernel.sysctls import SYSCTL_CATALOGUE
 
-DATA_MODULES = [sysctl_data, counter_data, state_data]
+DATA_MODULES = [sysctl_data, sysctl_timer_data, counter_data, state_data]
 
 
 @dataclass(frozen=True)
