@@ -72,14 +72,18 @@ def fmt(value: object) -> str:
 
 def section(path: Path, runs: list[dict[str, Any]]) -> list[str]:
     lines = [f"## {path.stem}", ""]
-    data = runs[-1]
-    if "error" in data:
-        return [*lines, f"The comparison could not run: `{' '.join(data['error'])}`", ""]
-    rows = data["comparison"]["rows"]
+    errors = [run for run in runs if "error" in run]
+    if errors:
+        return [*lines, f"The comparison could not run: `{' '.join(errors[-1]['error'])}`", ""]
     agreed = sum(1 for run in runs if run.get("agrees"))
-    verdict = "agree within tolerance" if agreed == len(runs) else "**differ**"
+    differing = [run for run in runs if not run.get("agrees")]
+    # The table is the run that needs an account: the last one that differed, if any did.
+    data = differing[-1] if differing else runs[-1]
+    rows = data["comparison"]["rows"]
+    shown = "the last that differed" if differing else "the last"
+    verdict = "agree within tolerance" if not differing else "**agree only**"
     lines += [
-        f"Model and kernel {verdict} in {agreed} of {len(runs)} runs in a row (the table: the last). "
+        f"Model and kernel {verdict} in {agreed} of {len(runs)} runs in a row (the table: {shown}). "
         f"Command: `sudo .venv/bin/tcpq compare examples/{path.name}`",
         "",
     ]
