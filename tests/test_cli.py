@@ -97,9 +97,3 @@ def test_explain_and_suggestions() -> None:
     assert code == 0 and "128" in output
     code, output = run("explain", "listenoverflow")
     assert code == 2 and "did you mean" in output and "ListenOverflows" in output
-
-
-def test_help_has_examples() -> None:
-    for command in ("simulate", "explain"):
-        code, output = run(command, "--help")
-        assert code == 0 and "Examples:" in output
