@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tcpq.cli import main
-from tcpq.observe.holder_search import HolderSearch
+from tcpq.observe.holder_search import HolderSearch, socket_links
 from tcpq.observe.netns import resolve_netns
 from tcpq.observe.processes import ProcessMap, holders, unreadable_processes
 from tcpq.observe.snapshot import Attribution, take_snapshot
@@ -232,3 +232,19 @@ def walker_pids(search: HolderSearch) -> list[int]:
 def still_there(pids: list[int]) -> list[int]:
     """Processes among `pids` that exist, zombies included (a walker not reaped would be one)."""
     return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+def test_walkers_split_fds_by_number_so_a_change_between_their_listings_loses_none(
+    proc: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each walker lists a process's fds at its own moment; pid 100 (fds 0 1 3 4) closes fd 1
+    between the two listings. Split by place in the listing, fd 4 (socket 1002) moved to the
+    half the first walker had already read; split by fd number, each socket is read once."""
+    listdir = os.listdir
+    # /proc lists fds in ascending order; the canned tree's file system does not.
+    monkeypatch.setattr(os, "listdir", lambda path: sorted(listdir(path), key=lambda n: (len(n), n)))
+    first, _, _ = socket_links(proc, 0, 2)
+    set_fd(proc, 100, 1, None)
+    second, _, _ = socket_links(proc, 1, 2)
+    found = sorted(first.get(100, ("", "", []))[2] + second.get(100, ("", "", []))[2])
+    assert found == ["socket:[1001]", "socket:[1002]"]

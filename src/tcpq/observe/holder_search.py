@@ -51,9 +51,10 @@ def can_fork_search() -> bool:
 def socket_links(proc_root: Path, share: int = 0, shares: int = 1) -> tuple[Links, int, int]:
     """The socket fds of every process as link texts; (links, processes unreadable, readlinks).
 
-    With `shares` walkers, this one reads every `shares`-th fd of each process from `share` on,
-    so a process holding most of the host's sockets is split too. Only share 0 counts the
-    unreadable: it reads each process's first fd, where holders() would meet the refusal.
+    With `shares` walkers, this one reads the fds of each process whose number is `share`
+    modulo `shares`, so a process holding most of the host's sockets is split too. Only share 0
+    counts the unreadable: it opens each process's fd directory, where holders() would meet
+    the refusal.
     """
     links: Links = {}
     unreadable = readlinks = 0
@@ -61,7 +62,12 @@ def socket_links(proc_root: Path, share: int = 0, shares: int = 1) -> tuple[Link
         try:
             with _opened_dir(proc_root / str(pid)) as pid_fd:
                 with _opened_dir("fd", dir_fd=pid_fd) as fd_dir:
-                    names = os.listdir(fd_dir)[share::shares]
+                    names = os.listdir(fd_dir)
+                    if shares > 1:
+                        # Split by fd number, not by place in the listing: each walker lists at
+                        # its own moment, and one fd opened or closed in between shifted every
+                        # later fd to the other walker's half, so a socket could fall in neither.
+                        names = [name for name in names if int(name) % shares == share]
                     found = _socket_fds(fd_dir, names)
                     readlinks += len(names)
                 if not found:
@@ -115,8 +121,8 @@ class _Walker:
 class HolderSearch:
     """Walks of /proc running in child processes; `holders(inodes)` collects their answers.
 
-    One walker per CPU beside the caller's (at most MAX_WALKERS), each reading every
-    `shares`-th fd of each process, so a process that holds nearly every socket is split too.
+    One walker per CPU beside the caller's (at most MAX_WALKERS), each reading the fds of each
+    process whose number falls in its share, so a process that holds nearly every socket is split too.
     On two CPUs that is one walker: measured at 100k sockets, a second one only competed with
     the socket dump for the CPUs (docs/benchmarks.md).
     """
