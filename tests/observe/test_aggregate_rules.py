@@ -197,3 +197,21 @@ def test_a_counter_that_went_backwards_is_no_overflow() -> None:
     assert rates.counters_per_s == {"TcpPassiveOpens": 3.0}
     assert after.listeners[0].drops_per_s is None
     assert [f.id for f in diagnose(before, after, rates) if "overflow" in f.id] == []
+
+
+@pytest.mark.parametrize(("linear", "schedule"), [(4, "1, 2, 3 s"), (0, "1, 3, 7 s")])
+def test_overflow_explains_the_syn_retry_schedule_of_this_kernel(linear: int, schedule: str) -> None:
+    """6.5+ resends an unanswered SYN 1 s apart for tcp_syn_linear_timeouts tries, then doubles
+    (kernel-model §5.1); with the linear phase off, the classic 1, 3, 7 s."""
+    listen = rec(TcpState.LISTEN, "0.0.0.0", 8080, "0.0.0.0", 0, recv_q=129, send_q=128, inode=1, drops=0)
+    sysctl: dict[str, int | tuple[int, int]] = {"net.ipv4.tcp_syn_linear_timeouts": linear}
+    counters = {"TcpExtListenOverflows": 100, "TcpExtListenDrops": 100}
+    before = snapshot([listen], {1: [APP]}, sysctl=sysctl, counters=counters)
+    grown = {name: value + 40 for name, value in counters.items()}
+    after = snapshot(
+        [replace(listen, drops=40)], {1: [APP]}, sysctl=sysctl, counters=grown, t=2.0, previous=before
+    )
+    (overflow,) = [
+        f for f in diagnose(before, after, rates_between(before, after)) if f.id == "accept-queue-overflow"
+    ]
+    assert f"resend their SYN {schedule} after the first" in overflow.explanation

@@ -63,10 +63,17 @@ def _overflow_finding(
         "waiting_with_data": len(waiting),
         "local_clients_stuck": len(stuck_clients),
     }
+    retries = ev.syn_retry_times_s(after)
+    retry = (
+        f"clients with this kernel's settings resend their SYN {', '.join(f'{t:g}' for t in retries)} s "
+        "after the first (connect latency)"
+        if retries
+        else "clients resend their SYN after their initial RTO (connect latency)"
+    )
     why = (
         "The accept queue holds backlog+1 connections and is full. New SYNs are dropped silently and "
-        "clients retry after 1, 2, 4 s (connect latency); final ACKs that find the queue full are "
-        "dropped too, leaving clients that think they are connected (kernel-model §1.3, §2.5, §4.4)."
+        f"{retry}; final ACKs that find the queue full are dropped too, leaving clients that think "
+        "they are connected (kernel-model §1.3, §2.5, §4.4, §5.1)."
     )
     if waiting:
         why += f" {len(waiting)} connections in the queue already hold their request, unaccepted."
