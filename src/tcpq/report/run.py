@@ -12,7 +12,7 @@ from tcpq.app.timeline import Kind, Moving, Timeline, resampled, sparkline
 from tcpq.app.timeline import timeline as build_timeline
 from tcpq.kernel.counters import COUNTERS
 from tcpq.report.console import ByWidth
-from tcpq.types import Percentiles, RunResult
+from tcpq.types import Percentiles, RunResult, Source
 
 WIDTH = 80  # the report fits 80 columns in a terminal and in a pipe
 DIFFERS = "*"
@@ -40,7 +40,7 @@ def _header(result: RunResult) -> Panel:
         (str(result.attack_syns), "num") if result.attack_syns else ("", ""),
         ("   seed ", "dim") if result.seed is not None else ("", ""),
         (str(result.seed), "num") if result.seed is not None else ("", ""),
-        ("   simulated ", "dim"),
+        ("   simulated " if result.source is Source.SIM else "   ran ", "dim"),
         (f"{result.duration_s:g} s", "num"),
     )
     return Panel(text, title=Text(result.scenario, style="title"), title_align="left")
