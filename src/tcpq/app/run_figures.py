@@ -12,9 +12,8 @@ from tcpq.app.timeline import interval_s
 from tcpq.histogram import bucket_bounds
 from tcpq.kernel.profiles import profile_for
 from tcpq.kernel.versions import parse_version
-from tcpq.model.client import syn_schedule
+from tcpq.model.client import syn_resends_us
 from tcpq.model.constants import US_PER_S
-from tcpq.model.netns import Netns, Settings
 from tcpq.types import Histogram, RunResult, Source
 
 LABELS = {Source.SIM: "model", Source.LAB: "kernel", Source.HOST: "host"}
@@ -173,9 +172,8 @@ def syn_retransmission_marks(run: RunResult) -> list[Mark]:
     """When an unanswered connect() retransmits its SYN, from the first SYN (the client
     namespace's sysctls and the kernel's profile): the steps of a connect-time CDF."""
     profile = profile_for(parse_version(run.kernel.version))
-    ns = Netns("client", Settings.from_sysctls(run.kernel.client_sysctl, profile), profile)
-    sends, _ = syn_schedule(ns)
-    return [Mark(f"SYN #{k + 1}", send / US_PER_S) for k, send in enumerate(sends[1:])]
+    resends = syn_resends_us(run.kernel.client_sysctl, profile)
+    return [Mark(f"SYN #{k + 1}", send / US_PER_S) for k, send in enumerate(resends)]
 
 
 def _cdf_chart(runs: Sequence[RunResult], name: str, title: str, which: str) -> Chart:

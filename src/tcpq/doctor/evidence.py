@@ -1,6 +1,10 @@
 """What the rules read from two samples: counter deltas, listeners that dropped, local peers."""
 
 from tcpq.errors import TcpqError
+from tcpq.kernel.profiles import profile_for
+from tcpq.kernel.versions import parse_version
+from tcpq.model.client import syn_resends_us
+from tcpq.model.constants import US_PER_S
 from tcpq.types import Listener, QueuedSocket, Rates, Snapshot
 
 WILDCARDS = frozenset({"0.0.0.0", "::"})
@@ -97,15 +101,8 @@ def syn_retry_times_s(snapshot: Snapshot, retries: int = 3) -> list[float]:
     """When a client with this namespace's kernel and sysctls resends an unanswered SYN, in
     seconds after the first (the model's schedule, kernel-model §5.1: 1, 2, 3 s on 6.5 and
     later with tcp_syn_linear_timeouts, 1, 3, 7 s before). Empty for an unknown release."""
-    from tcpq.kernel.profiles import profile_for
-    from tcpq.kernel.versions import parse_version
-    from tcpq.model.client import syn_schedule
-    from tcpq.model.constants import US_PER_S
-    from tcpq.model.netns import Netns, Settings
-
     try:
         profile = profile_for(parse_version(snapshot.kernel_release))
     except TcpqError:
         return []
-    sends, _ = syn_schedule(Netns("client", Settings.from_sysctls(snapshot.sysctl, profile), profile))
-    return [send / US_PER_S for send in sends[1 : 1 + retries]]
+    return [send / US_PER_S for send in syn_resends_us(snapshot.sysctl, profile)[:retries]]

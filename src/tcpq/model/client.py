@@ -8,10 +8,10 @@ tcp_validate_incoming() (kernel-model §5).
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tcpq.kernel.profiles import SynSentExpiry
+from tcpq.kernel.profiles import Profile, SynSentExpiry
 from tcpq.model import mib
 from tcpq.model.constants import US_PER_MS
-from tcpq.model.netns import Netns
+from tcpq.model.netns import Netns, Settings, SysctlValues
 
 
 class Outcome(StrEnum):
@@ -99,6 +99,13 @@ def syn_schedule(ns: Netns) -> tuple[list[int], int]:
         if expiry is None:
             return sends, now
         sends.append(now)
+
+
+def syn_resends_us(sysctls: SysctlValues, profile: Profile) -> list[int]:
+    """When a client namespace with these sysctls resends an unanswered SYN, in µs after the
+    first (the schedule of syn_schedule(), without the first send and the expiry)."""
+    sends, _ = syn_schedule(Netns("client", Settings.from_sysctls(sysctls, profile), profile))
+    return sends[1:]
 
 
 def tcp_rcv_synsent_rst(ns: Netns) -> Outcome:
