@@ -157,6 +157,24 @@ def test_a_dropped_fin_is_retransmitted_and_completes_the_handshake() -> None:
     assert result.counters.get("TcpExtTCPSynRetrans", 0) == 0
 
 
+def test_a_filter_drops_the_fin_of_a_client_whose_connection_was_accepted() -> None:
+    """A filter of every non-SYN segment drops a FIN whatever the server holds for it: the
+    client retransmits (a loss probe at 0.4 s, an RTO at 0.61 s; the one at 1.03 s passes)
+    and the server, which never saw the FIN, has no FIN of its own to retransmit (fuzz-5-14;
+    tests/lab/test_teardown.py: the kernel's figures)."""
+    result = run(
+        duration="2s",
+        server={"backlog": 8, "accept": "immediate"},
+        clients={"count": 1, "at": "0.1s", "close_after": "0.1s"},
+        network={"filter": {"drop": "non_syn", "from": "0.15s", "until": "0.7s"}},
+        host=IDEAL_HOST,
+    )
+    assert result.client_counters["TcpRetransSegs"] == 3
+    assert result.client_counters["TcpExtTCPTimeouts"] == 2
+    assert result.counters.get("TcpRetransSegs", 0) == 0
+    assert result.client_counters["TcpExtTW"] == 1
+
+
 def test_an_unacknowledged_fin_is_given_up_after_the_orphan_retries() -> None:
     """Nobody ever takes the FIN: tcp_orphan_retries = 0 means 8 retransmissions, then the
     orphan is destroyed (TCPAbortOnTimeout)."""

@@ -222,13 +222,15 @@ class ServerSide(Side):
             self.live.pop(conn.id, None)
 
     def fin(self, conn: Conn) -> int | None:
+        # A filter of every non-SYN segment drops a FIN whatever the server holds for it: the
+        # client retransmits it (fuzz-5-14: the kernel's client 3 RTOs, the server none).
+        if self._filtered(bare_ack=False):
+            return None
         cost = None
         if conn.srv in (_REQ, _NONE):
             # A FIN carries an ACK: at a request sock (or with a cookie) tcp_check_req()
             # (cookie_v4_check()) completes the handshake with it like a bare ACK, and the new
             # child then processes the FIN (tcp_child_process()); a full accept queue drops it.
-            if self._filtered(bare_ack=False):
-                return None
             cost = self._ack(conn, data=False)
             if conn.srv != _QUEUED:
                 return cost
