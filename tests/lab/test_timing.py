@@ -19,6 +19,8 @@ from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
 from tcpq.lab.nftfilter import NFT_TABLE, FilterSwitch
 from tcpq.lab.runner import run_lab
+from tcpq.lab.sampler import ListenerSampler
+from tcpq.observe.netns import resolve_netns
 from tcpq.scenario import Scenario, scenario_from_dict
 from tcpq.sim.runner import simulate
 
@@ -162,3 +164,20 @@ def test_nft_process_is_stopped_with_the_lab() -> None:
     assert our_nft_processes() == []
     listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert f"tcpq-{os.getpid()}-" not in listing
+
+
+def test_the_sampler_reads_the_end_counters_when_stopped_at_the_end() -> None:
+    """The runner stops the sampler as soon as the run's time is up, often before the sampler's
+    thread has woken for its last point: that read must still happen (before, the run's
+    counters then came from after teardown, where a retransmission wave due just after the
+    end was counted)."""
+    with sandbox.lab() as lab:
+        for attempt in range(5):
+            sampler = ListenerSampler(resolve_netns(lab.server.name), 80, 0.1)
+            t0 = time.monotonic() + 0.05
+            sampler.start(t0, 0.3)
+            time.sleep(max(0.0, t0 + 0.3 - time.monotonic()))
+            sampler.stop()  # at the end, as runner.py does
+            assert sampler.end_late_s is not None, f"attempt {attempt}: no read at the end"
+            assert sampler.end_counters, f"attempt {attempt}: no counters at the end"
+            assert [point.t_s for point in sampler.grid] == [0.1, 0.2, 0.3]

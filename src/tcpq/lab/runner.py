@@ -333,7 +333,9 @@ def _result(
             }
             series.client_syn_retrans.append(client_added[mib.SYN_RETRANS])
             client_previous = point.client_counters
-    notes.append(f"sampler: {sampler.samples} listener samples over {scenario.duration / US:g} s")
+    late = sampler.end_late_s
+    read = "" if late is None else f"; end counters read {late * 1000:.1f} ms after it"
+    notes.append(f"sampler: {sampler.samples} listener samples over {scenario.duration / US:g} s{read}")
     for name, peak in (("accept_queue_peak", accept_peak), ("syn_queue_peak", syn_peak)):
         if not peak.exact:
             notes.append(

@@ -103,6 +103,7 @@ class ListenerSampler:
     samples: int = 0
     end_counters: dict[str, int] = field(default_factory=dict)
     end_client_counters: dict[str, int] = field(default_factory=dict)  # with client_net
+    end_late_s: float | None = None  # how long after t0 + until_s the end counters were read
     grid: list[GridPoint] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -142,13 +143,21 @@ class ListenerSampler:
     def _loop(self) -> None:
         end = self.t0 + self.until_s
         next_grid = self.t0 + self.interval_s
-        while not self._stop.is_set():
-            accept_queue, syn_queue = self._sample()
+        while True:
             now = time.monotonic()
             final = now >= end
+            if self._stop.is_set() and not final:
+                return  # stopped before the end: the run failed or was interrupted
             due = final or now >= next_grid
+            # The counters first, the moment the point falls due: the listener dump before them
+            # took 1-3 ms, in which a timer-wheel bucket of retransmissions due just after the
+            # end could fire and be counted in the run (fuzz-5-2: 6 SYN-ACK retransmissions
+            # the kernel made after T0 + duration in one run of three).
             counters = read_counters(THREAD_NET) if due else {}
             client = read_counters(self.client_net) if due and self.client_net is not None else {}
+            if final:
+                self.end_late_s = time.monotonic() - end
+            accept_queue, syn_queue = self._sample()
             while next_grid <= min(now, end) + 1e-9:
                 series = {name: counters.get(name, 0) for name in mib.SERIES}
                 client_series = {name: client.get(name, 0) for name in mib.CLIENT_SERIES}
@@ -161,4 +170,5 @@ class ListenerSampler:
                 return
             # wake at the next grid point too, so its counters are read when it falls due, not up
             # to PERIOD_S later (a SYN retransmitted at 1.004 s belongs to the interval ending at 1.1)
-            self._stop.wait(max(0.0, min(PERIOD_S, end - now, next_grid - now)))
+            wake = min(now + PERIOD_S, end, next_grid)
+            self._stop.wait(max(0.0, wake - time.monotonic()))  # from now: this pass took time
