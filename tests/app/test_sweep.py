@@ -72,9 +72,10 @@ def test_a_point_is_what_simulate_with_that_set_and_seed_gives() -> None:
             )
             assert metrics["clients.connected"]["values"][k] == direct["clients"]["connected"]
             assert metrics["connect_time_s.p99"]["values"][k] == direct["clients"]["connect_time_s"]["p99"]
-    # the seeds really differ here (exponential service times), so min–max is not a formality
-    overflows = data["points"][1]["metrics"]["counters.TcpExtListenOverflows"]
-    assert overflows["min"] < overflows["max"]
+    # the seeds really differ here (exponential service times move the retransmission waves'
+    # connect times), so min–max is not a formality
+    connect_p99 = data["points"][1]["metrics"]["connect_time_s.p99"]
+    assert connect_p99["min"] < connect_p99["max"]
 
 
 def test_the_results_are_the_same_for_one_and_two_processes() -> None:

@@ -33,7 +33,8 @@ def unreplayed_draws(scenario: Scenario) -> list[str]:
     Arrival times are replayed (the lab uses the simulator's seeded draws); what the real machine
     draws by itself is what `simulate(draw_seed=k)` reseeds: exponential service times, packet
     loss, the server's wake-up latency when `host.wakeup` is a distribution and it accepts,
-    where the scheduler places the server (behind the client program or not, once per run),
+    where the scheduler places an event-loop server (behind the client program or not, once per
+    run),
     how late the client program's connect timeouts fire (when there are any),
     and the jiffies phase of the run's start (model/timing.py), which decides which timers fire
     in the same timer-wheel tick.
@@ -49,7 +50,8 @@ def unreplayed_draws(scenario: Scenario) -> list[str]:
     timeouts = any(group.connect_timeout is not None for group in scenario.clients)
     if len(set(scenario.host.timer_late)) > 1 and timeouts:
         drawn.append("how late the client program's connect timeouts fire (host.timer_late)")
-    if 0 < scenario.host.behind_client < 1 and scenario.server.accept != "never":
+    event_loop = scenario.server.workers is None and scenario.server.accept != "never"
+    if 0 < scenario.host.behind_client < 1 and event_loop:  # not applied to workers (sim/app.py)
         drawn.append("whether the server waits behind the client program (host.behind_client)")
     if scenario.host.hz > 0:
         drawn.append("where the run starts on the jiffies clock (which timers share a wheel tick)")
