@@ -104,16 +104,12 @@ def synack_retransmits(scenario: Scenario) -> tuple[int, int, list[str]]:
     return lab.counters["TcpExtTCPSynRetrans"], model.counters["TcpExtTCPSynRetrans"], notes
 
 
-def committed_ms(notes: list[str]) -> list[float]:
-    return [float(ms) for ms in re.findall(r"committed by \+([0-9.]+) ms", " ".join(notes))]
-
-
 def test_filter_from_zero_is_in_place_before_the_first_syn() -> None:
     # Caught: the client at 0 s and the one just before 0.5 s; the one just after goes through.
     scenario = window(0, 0.5, [0.0, 0.5 - MARGIN_S, 0.5 + MARGIN_S])
     lab, model, notes = synack_retransmits(scenario)
     assert lab == model == 2, notes
-    assert "before T0" in notes[0] and len(committed_ms(notes)) == 1
+    assert "eBPF" in notes[0] and "from 0 s until 0.5 s after T0, installed before T0" in notes[0]
 
 
 def test_filter_window_switches_on_and_off_on_time() -> None:
@@ -121,8 +117,26 @@ def test_filter_window_switches_on_and_off_on_time() -> None:
     times = [0.5 - MARGIN_S, 0.5 + MARGIN_S, 1.0 - MARGIN_S, 1.0 + MARGIN_S]
     lab, model, notes = synack_retransmits(window(0.5, 1.0, times))
     assert lab == model == 2, notes
-    late = committed_ms(notes)
-    assert len(late) == 2 and all(0 <= ms < 20 for ms in late), notes  # acknowledged, sane
+    assert "from 0.5 s until 1 s after T0" in notes[0], notes
+
+
+def test_a_filter_edge_at_the_instant_of_a_burst_is_exact() -> None:
+    """29 clients and a bare-ACK filter both at 0.2 s (fuzz-5-6): the kernel's final ACKs come
+    after the edge, so every one is dropped, as in the model. With `nft -i` switching the rule
+    1-6 ms late, 14-29 of them got through in five runs."""
+    scenario = scenario_from_dict(
+        {
+            "name": "edge-at-burst",
+            "duration": "1.5s",
+            "kernel": {"sysctl": {"net.ipv4.tcp_syncookies": 0}},
+            "server": {"backlog": 64, "workers": 1, "service_time": "10ms"},
+            "clients": {"count": 29, "at": "0.2s"},
+            "network": {"filter": {"drop": "bare_ack", "from": "0.2s"}},
+        }
+    )
+    lab, model = run_lab(scenario), simulate(scenario)
+    assert lab.counters.get("TcpPassiveOpens", 0) == model.counters.get("TcpPassiveOpens", 0) == 0
+    assert lab.counters["TcpExtTCPSynRetrans"] == model.counters["TcpExtTCPSynRetrans"] == 29
 
 
 def test_one_clock_for_client_times() -> None:

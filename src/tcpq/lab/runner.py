@@ -14,8 +14,9 @@ import numpy as np
 from tcpq.errors import TcpqError
 from tcpq.kernel.profiles import profile_for
 from tcpq.kernel.versions import parse_version
-from tcpq.lab import link, sandbox
+from tcpq.lab import bpffilter, link, sandbox
 from tcpq.lab.attack import LabAttack
+from tcpq.lab.bpffilter import KernelWindowFilter
 from tcpq.lab.nftfilter import FilterSwitch
 from tcpq.lab.sampler import (
     PERIOD_S,
@@ -45,6 +46,16 @@ START_MARGIN_S = 0.05
 LATE_NOTE_S = 0.01  # client starts this late on average are worth a note
 COOKIES_ALWAYS = 2  # net.ipv4.tcp_syncookies = 2: a cookie for every SYN, no request socks (§2.1)
 Progress = Callable[[float], None]
+
+
+def _drop_filter(lab: sandbox.Lab, scenario: Scenario) -> KernelWindowFilter | FilterSwitch | None:
+    """[network.filter]: decided in the kernel on the lab's clock where eBPF and tcx allow it
+    (bpffilter.py: exact edges), else switched by `nft -i` (nftfilter.py: 1-6 ms late)."""
+    if scenario.network.filter is None:
+        return None
+    if bpffilter.available():
+        return KernelWindowFilter(resolve_netns(lab.server.name), scenario)
+    return FilterSwitch(lab.server, scenario)
 
 
 def _unsupported(scenario: Scenario) -> list[str]:
@@ -181,7 +192,7 @@ def run_lab(
         clients.stdin.write(client_config.to_json().encode() + b"\n")
         clients.stdin.flush()
         _wait_ready(clients, "client generator")
-        nft = FilterSwitch(lab.server, scenario) if scenario.network.filter is not None else None
+        nft = _drop_filter(lab, scenario)
         if nft is not None:
             nft.prepare()  # a rule from 0 is in place before the first SYN
         server_net, client_net = Path(f"/proc/{server.pid}/net"), Path(f"/proc/{clients.pid}/net")
