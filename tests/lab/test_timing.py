@@ -195,3 +195,21 @@ def test_the_sampler_reads_the_end_counters_when_stopped_at_the_end() -> None:
             assert sampler.end_late_s is not None, f"attempt {attempt}: no read at the end"
             assert sampler.end_counters, f"attempt {attempt}: no counters at the end"
             assert [point.t_s for point in sampler.grid] == [0.1, 0.2, 0.3]
+
+
+def bpf_fds() -> list[str]:
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue  # the listing's own descriptor, closed meanwhile
+    return [link for link in links if link.startswith("anon_inode:bpf")]
+
+
+def test_the_ebpf_filter_is_gone_after_the_run() -> None:
+    """The program's links are closed with the lab (closing a tcx link detaches it; the program
+    goes with its last reference): nothing of it is left in this process after run_lab()."""
+    before = bpf_fds()
+    run_lab(window(0.1, 0.2, [0.05]))
+    assert bpf_fds() == before
