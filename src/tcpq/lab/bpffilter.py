@@ -18,12 +18,14 @@ tcpq that dies takes it along with its namespace.
 """
 
 import ctypes
+import functools
 import os
 import socket
 import struct
 from dataclasses import dataclass, field
 
 from tcpq.errors import TcpqError
+from tcpq.lab.nftfilter import active_window
 from tcpq.model.constants import US_PER_S as US
 from tcpq.observe.netns import NetnsRef, run_in_netns
 from tcpq.scenario import Scenario
@@ -44,9 +46,9 @@ LOG_SIZE = 1 << 16
 
 # eBPF opcodes (include/uapi/linux/bpf.h)
 _ALU64, _JMP, _LDX, _LD, _ALU = 0x07, 0x05, 0x01, 0x00, 0x04
-_MOV, _ADD, _AND, _END = 0xB0, 0x00, 0x50, 0xD0
+_MOV, _ADD, _END = 0xB0, 0x00, 0xD0
 _K, _X = 0x00, 0x08
-_JEQ, _JNE, _JGE, _JLT, _JGT, _JSET, _CALL, _EXIT, _JA = 0x10, 0x50, 0x30, 0xA0, 0x20, 0x40, 0x80, 0x90, 0x00
+_JNE, _JGE, _JLT, _JGT, _JSET, _CALL, _EXIT, _JA = 0x50, 0x30, 0xA0, 0x20, 0x40, 0x80, 0x90, 0x00
 _MEM, _IMM, _B, _H, _W, _DW = 0x60, 0x00, 0x10, 0x08, 0x00, 0x18
 
 
@@ -181,8 +183,9 @@ def attach_ingress(prog_fd: int, ifindex: int) -> int:
     return _bpf(BPF_LINK_CREATE, attr.ljust(128, b"\0"))
 
 
+@functools.cache
 def available() -> bool:
-    """Whether this kernel loads the filter (eBPF, tcx needs Linux 6.6; root)."""
+    """Whether this kernel loads the filter (eBPF, tcx needs Linux 6.6; root): probed once."""
     try:
         os.close(load(filter_program("non_syn", 1, 0, None)))
     except (TcpqError, OSError):
@@ -201,11 +204,7 @@ class KernelWindowFilter:
         self.ref = ref
         self.drop = rule.drop
         self.port = scenario.server.port
-        duration = scenario.duration
-        # Active over [from, until) of the run, as the simulator applies it.
-        self.from_us = rule.from_
-        self.until_us = None if rule.until is None or rule.until >= duration else rule.until
-        self.active = self.from_us < (duration if self.until_us is None else self.until_us)
+        self.window = active_window(scenario)
         self.links: list[int] = []
         self.interfaces: list[str] = []
 
@@ -214,11 +213,12 @@ class KernelWindowFilter:
 
     def start(self, t0: float) -> None:
         """Install the window [t0 + from, t0 + until) on CLOCK_MONOTONIC (t0: time.monotonic())."""
-        if not self.active:
+        if self.window is None:
             return
+        from_us, until_us = self.window
         t0_ns = round(t0 * 1e9)
-        until_ns = None if self.until_us is None else t0_ns + self.until_us * 1000
-        prog = load(filter_program(self.drop, self.port, t0_ns + self.from_us * 1000, until_ns))
+        until_ns = None if until_us is None else t0_ns + until_us * 1000
+        prog = load(filter_program(self.drop, self.port, t0_ns + from_us * 1000, until_ns))
         try:
             self.links, self.interfaces = run_in_netns(self.ref, lambda: _attach_everywhere(prog))
         finally:
@@ -230,11 +230,10 @@ class KernelWindowFilter:
         self.links = []
 
     def notes(self) -> list[str]:
-        if not self.active:
+        if self.window is None:
             return [f"filter {self.drop}: never active within the run"]
-        window = f"from {self.from_us / US:g} s" + (
-            "" if self.until_us is None else f" until {self.until_us / US:g} s"
-        )
+        from_us, until_us = self.window
+        window = f"from {from_us / US:g} s" + ("" if until_us is None else f" until {until_us / US:g} s")
         where = ", ".join(self.interfaces)
         return [
             f"filter {self.drop} (eBPF at the server namespace's tcx ingress on {where}, "

@@ -36,6 +36,17 @@ def _filter_match(scenario: Scenario) -> str:
     return f"{port} tcp flags & (syn|fin|rst) == 0 ip length <= 52"
 
 
+def active_window(scenario: Scenario) -> tuple[int, int | None] | None:
+    """[network.filter]'s window within the run, as the simulator applies it: [from, until) in
+    µs after T0, until None when it lasts to the end; None when it is empty within the run."""
+    rule = scenario.network.filter
+    assert rule is not None
+    until = None if rule.until is None or rule.until >= scenario.duration else rule.until
+    if rule.from_ >= (scenario.duration if until is None else until):
+        return None
+    return rule.from_, until
+
+
 @dataclass
 class Switch:
     """One switch of the filter rule: due at T0 + due_s; written and acknowledged when (from T0)."""
@@ -71,14 +82,13 @@ class FilterSwitch:
         self.handle: str | None = None
         self.pending = b""
         self.acks = 0
-        duration_s = scenario.duration / US
-        # Active over [from, until) of the run, as the simulator applies it: nothing if empty.
-        until_s = duration_s if rule.until is None else min(rule.until / US, duration_s)
+        window = active_window(scenario)
         self.switches = []
-        if rule.from_ / US < until_s:
-            self.switches.append(Switch("on", rule.from_ / US))
-            if until_s < duration_s:
-                self.switches.append(Switch("off", until_s))
+        if window is not None:
+            from_us, until_us = window
+            self.switches.append(Switch("on", from_us / US))
+            if until_us is not None:
+                self.switches.append(Switch("off", until_us / US))
         self.proc = ns.spawn(["nft", "-e", "-a", "-i"], stdin=True)
         with contextlib.suppress(OSError):  # no CAP_SYS_NICE: the default priority
             os.setpriority(os.PRIO_PROCESS, self.proc.pid, NFT_NICE)

@@ -192,9 +192,9 @@ def run_lab(
         clients.stdin.write(client_config.to_json().encode() + b"\n")
         clients.stdin.flush()
         _wait_ready(clients, "client generator")
-        nft = _drop_filter(lab, scenario)
-        if nft is not None:
-            nft.prepare()  # a rule from 0 is in place before the first SYN
+        drop_filter = _drop_filter(lab, scenario)
+        if drop_filter is not None:
+            drop_filter.prepare()  # a rule from 0 is in place before the first SYN
         server_net, client_net = Path(f"/proc/{server.pid}/net"), Path(f"/proc/{clients.pid}/net")
         before_server, before_client = read_counters(server_net), read_counters(client_net)
         sampler = ListenerSampler(
@@ -202,8 +202,8 @@ def run_lab(
         )
         t0 = time.monotonic() + START_MARGIN_S
         sampler.start(t0, duration_s)
-        if nft is not None:
-            nft.start(t0)
+        if drop_filter is not None:
+            drop_filter.start(t0)
         for program in (server, clients):  # accept_after and every arrival count from T0
             assert program.stdin is not None
             program.stdin.write(go_line(t0))
@@ -221,16 +221,16 @@ def run_lab(
             if attacker is not None:
                 attacker.finish()
         finally:
-            if nft is not None:
-                nft.stop()
+            if drop_filter is not None:
+                drop_filter.stop()
             sampler.stop()
         after_server, after_client = read_counters(server_net), read_counters(client_net)
         notes.extend(network.notes())
     if not report_line:
         raise TcpqError("the lab's client generator reported nothing")
     report = ClientReport.from_json(report_line)
-    if nft is not None:
-        notes.extend(nft.notes())
+    if drop_filter is not None:
+        notes.extend(drop_filter.notes())
     notes.extend(_timing_notes(report))
     evidence = PeakEvidence(
         delta=_delta(sampler.end_counters or after_server, before_server),
