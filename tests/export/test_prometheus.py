@@ -26,6 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tcpq.app import host_session as session
 from tcpq.errors import TcpqError
 from tcpq.export.server import ExportConfig, serving
+from tcpq.kernel.states import TcpState
+from tcpq.observe.inet_diag import dump_tcp
 from tests.observe.nslab import PREFIX, clients, listener, namespace, require_root_netns
 from tests.observe.test_views import delete_after_listing
 
@@ -104,6 +106,20 @@ def test_concurrent_scrapes_share_one_scan() -> None:
         assert status == 200
         assert scan.calls == 2
         assert values(body, "tcpq_snapshot_age_seconds")[()] < 1.0
+
+
+def test_the_exporter_listens_with_a_backlog_that_holds_its_scrapers() -> None:
+    """Not socketserver's 5: a burst of SCRAPERS scrapes must not overflow the accept queue
+    (its SYNs would come back 1 s later). The backlog as the kernel reports it (inet_diag's
+    Send-Q of a listener)."""
+    config = ExportConfig("127.0.0.1", 0, None, min_interval_s=1.0)
+    with serving(config, CountingScan(delay_s=0)) as exporter:
+        port = urllib.parse.urlsplit(exporter.url).port
+        listening = dump_tcp(states=frozenset({TcpState.LISTEN}))
+        backlogs = [record.send_q for record in listening if record.local_port == port]
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert backlogs == [min(socket.SOMAXCONN, somaxconn)]
+    assert backlogs[0] >= SCRAPERS
 
 
 def test_a_failing_scan_is_counted_and_the_scrape_still_answers() -> None:

@@ -159,6 +159,11 @@ def serving(config: ExportConfig, scan: ScanFunction | None = None) -> Iterator[
     except (OSError, socket.gaierror) as exc:
         reason = exc.strerror or str(exc)
         raise TcpqError(f"cannot listen on {config.host}:{config.port}: {reason}") from None
+    # socketserver listens with a backlog of 5: 20 scrapes at once overflowed its accept queue
+    # (17-22 ListenOverflows per run of tests/export's concurrency test), and each dropped SYN
+    # came back 1 s later. listen() again on a listening socket only sets its backlog
+    # (inet_listen()); the kernel caps it at net.core.somaxconn.
+    server.socket.listen(socket.SOMAXCONN)
     try:
         host, port = server.socket.getsockname()[:2]  # the real port when asked for port 0
         shown = f"[{host}]" if ":" in host else host
