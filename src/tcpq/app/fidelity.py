@@ -85,7 +85,8 @@ def compare_scenario(
     The model side uses the host's speed measured on this machine (the lab's own programs,
     `tcpq lab calibrate`), never values fitted to this scenario; `host_file` overrides it.
     With draws the lab cannot replay, DRAW_SEEDS more simulations with other draw seeds give
-    each metric's spread, and compare() widens a tolerance to 3 standard deviations of it.
+    each metric's spread, and compare() widens a tolerance to 3 standard deviations of the
+    difference of two such draws (3 × √2 × their SD).
     """
     from tcpq.lab.runner import run_lab
     from tcpq.sim.runner import simulate
