@@ -11,6 +11,8 @@ compared bucket by bucket, and a distribution can be read back from a saved JSON
 steps apart (1 s, 3 s, 7 s ... after the first SYN) and still resolve sub-millisecond handshakes.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from tcpq.model.constants import US_PER_S
@@ -46,7 +48,7 @@ def bucket_index(value_s: float) -> int:
     return int(_indices(np.asarray([value_s], dtype=np.float64))[0])
 
 
-def histogram(samples_us: list[int]) -> Histogram:
+def histogram(samples_us: Sequence[int]) -> Histogram:
     """The histogram of times given in microseconds."""
     values = np.asarray(samples_us, dtype=np.float64) / US_PER_S
     counts = np.bincount(_indices(values), minlength=BUCKETS + 2)

@@ -218,3 +218,25 @@ def test_a_timewait_client_acknowledges_a_retransmitted_fin_with_a_bare_ack() ->
     assert result.counters["TcpExtTCPLossProbes"] == 1
     assert result.counters["TcpExtTCPTimeouts"] == 2
     assert result.counters["TcpRetransSegs"] == 3
+
+
+def test_arrivals_across_the_feeders_chunks_all_start_in_order() -> None:
+    """The feeder turns arrival times into ints a chunk at a time (sim/runner._Feeder): a burst
+    larger than a chunk, and a rate group whose arrivals cross chunk edges, all start, each
+    once, the burst back to back at its instant."""
+    burst = 2 * 4096 + 7
+    result = run(
+        duration="3s",
+        server={"backlog": 65535, "accept": "immediate"},
+        kernel={"version": "6.18", "sysctl": {"net.core.somaxconn": 65535}},
+        clients=[{"count": burst, "at": "0.5s", "sources": 4}, {"rate": "3000/s", "until": "2s"}],
+        host=IDEAL_HOST,
+    )
+    rated = 6000  # 3000/s for 2 s, uniform
+    assert result.clients.attempted == burst + rated
+    assert result.clients.connected == burst + rated and result.clients.pending == 0
+    assert result.clients.connect_time_hist is not None
+    assert sum(result.clients.connect_time_hist.counts) == burst + rated  # one handshake each
+    handshakes = dict(zip(result.timeseries.t_s, result.timeseries.handshakes, strict=True))
+    # The burst is issued from 0.5 s (one connect() call after another: ~0.15 s).
+    assert handshakes[0.5] == 1500 and handshakes[1.0] == burst + 3000

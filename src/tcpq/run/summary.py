@@ -66,8 +66,8 @@ class ClientRecord:
     attempted: int
     ended: Mapping[Outcome, int]  # attempts by final outcome; one never seen counts 0
     pending: int  # still trying when the run stopped
-    connect_us: list[int]
-    response_us: list[int]
+    connect_us: Sequence[int]  # a list (the lab) or an array of int64 (the simulator)
+    response_us: Sequence[int]
     cookie_connections: int
 
 

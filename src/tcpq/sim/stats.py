@@ -4,6 +4,7 @@ Only the handlers write here and only runner.py reads it (into the RunResult). T
 public and written in place: the handlers update them for every connection.
 """
 
+from array import array
 from collections import Counter
 
 from tcpq.model.client import Outcome
@@ -22,8 +23,10 @@ class RunStats:
 
     def __init__(self) -> None:
         self.outcomes: Counter[Outcome] = Counter()  # each client's latest outcome
-        self.connect_times: list[int] = []  # µs from connect() to the SYN-ACK, per handshake
-        self.response_times: list[int] = []  # µs from connect() to the reply, per request
+        # µs from connect() to the SYN-ACK per handshake, to the reply per request: 8 bytes a
+        # value in an array, where a list of ints takes 36 (docs/benchmarks.md, memory).
+        self.connect_times: array[int] = array("q")
+        self.response_times: array[int] = array("q")
         self.accept_peak = 0  # deepest accept queue seen
         self.syn_peak = 0  # deepest SYN queue seen
         self.cookie_connections = 0  # children made from a SYN cookie
