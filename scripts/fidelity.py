@@ -157,8 +157,9 @@ def main() -> None:
         "replay from the simulator (exponential service times, `network.loss`, the server's wake-up "
         "latencies and where it runs; arrival times are replayed exactly), the scenario is simulated "
         "again with 20 other draw seeds and each tolerance becomes the larger of the fixed one and 3 "
-        "standard deviations of that metric over those runs (rounded up; the comparison's notes list "
-        "every widened row); no tolerance is widened otherwise. A lab queue peak that no counter proves "
+        "standard deviations of the difference of two such runs, 3 × √2 × the standard deviation of "
+        "that metric over those runs (the model's run and the lab's are two draws; rounded up; the "
+        "comparison's notes list every widened row); no tolerance is widened otherwise. A lab queue peak that no counter proves "
         "(shown `≥N`) is a lower bound: it agrees when sim ≥ lab − tolerance and sim ≤ what the queue "
         "can hold. Rows that are zero on both sides are left out.",
         "",

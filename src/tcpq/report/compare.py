@@ -40,9 +40,7 @@ def render_comparison(comparison: Comparison) -> RenderableType:
         if head and head != section:
             table.add_row(Text(head, style="title"), "", "", "", "", "")
         section = head
-        verdict = (
-            Text("by rank" if row.by_rank else "ok", style="good") if row.ok else Text("DIFFERS", style="bad")
-        )
+        verdict = Text(row.verdict, style="good" if row.ok else "bad")
         # A lab peak its samples may have missed is a lower bound: "≥5", agreeing up to the limit.
         lab = f"≥{_fmt(row.lab)}" if row.lab_lower_bound else _fmt(row.lab)
         table.add_row(

@@ -85,11 +85,7 @@ def _verdict(comparison: Comparison) -> str:
 def _verdicts(comparison: Comparison) -> str:
     rows = []
     for row in comparison.rows:
-        verdict = (
-            f"<span class=good>{'by rank' if row.by_rank else 'ok'}</span>"
-            if row.ok
-            else "<span class=bad>DIFFERS</span>"
-        )
+        verdict = f"<span class={'good' if row.ok else 'bad'}>{row.verdict}</span>"
         lab = f"≥{_number(row.lab)}" if row.lab_lower_bound else _number(row.lab)
         rows.append(
             [
