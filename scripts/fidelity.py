@@ -159,7 +159,10 @@ def main() -> None:
         "again with 20 other draw seeds and each tolerance becomes the larger of the fixed one and 3 "
         "standard deviations of the difference of two such runs, 3 × √2 × the standard deviation of "
         "that metric over those runs (the model's run and the lab's are two draws; rounded up; the "
-        "comparison's notes list every widened row); no tolerance is widened otherwise. A lab queue peak that no counter proves "
+        "comparison's notes list every widened row), and a row outside it still agrees `by draws` when "
+        "the lab's value lies in the prediction interval of the model's 21 runs, mean ± 3 × sd × "
+        "√(1 + 1/21) (the seeded run may be in a rare mode of a two-valued outcome); no tolerance is "
+        "widened otherwise. A lab queue peak that no counter proves "
         "(shown `≥N`) is a lower bound: it agrees when sim ≥ lab − tolerance and sim ≤ what the queue "
         "can hold. Rows that are zero on both sides are left out.",
         "",
