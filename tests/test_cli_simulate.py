@@ -209,6 +209,49 @@ def test_estimate_grows_with_clients_and_attack() -> None:
     assert many > few and attacked > few
 
 
+KEEPING_UP = Path(__file__).parent.parent / "bench" / "keeping-up.toml"  # 20k/s, closing after 1 s
+
+
+def test_a_closing_clients_history_costs_bytes_not_a_client() -> None:
+    """Clients that close and leave TIME_WAIT cost their history once gone (8 bytes a value):
+    ten times the attempts is not ten times the memory."""
+    from tcpq.sim.runner import alive_at_once, estimate_memory
+
+    short = load_scenario(KEEPING_UP, ["duration=100s"])
+    long = load_scenario(KEEPING_UP, ["duration=1000s"])
+    assert alive_at_once(short) == alive_at_once(long)
+    per_attempt = (estimate_memory(long) - estimate_memory(short)) / (18_000_000)
+    assert per_attempt == pytest.approx(16)  # its arrival and its connect time
+    assert estimate_memory(long) < 1024**3  # the issue's 20 million attempts under 1 GB
+
+
+def test_estimate_counts_time_wait_up_to_the_buckets_and_stayers_in_full() -> None:
+    from tcpq.sim.runner import alive_at_once
+
+    default = alive_at_once(load_scenario(KEEPING_UP))
+    capped = alive_at_once(load_scenario(KEEPING_UP, ["kernel.sysctl.net.ipv4.tcp_max_tw_buckets=1000"]))
+    assert capped == pytest.approx(default - 2 * (131072 - 1000))  # both namespaces' buckets
+    staying = load_scenario(KEEPING_UP, ["clients.close_after=never"])
+    assert alive_at_once(staying) == pytest.approx(1_200_000)  # 20k/s for 60 s, all still there
+
+
+def test_estimate_is_above_what_a_run_allocates() -> None:
+    """The estimate is for refusing a run before it starts: it must not be below what the
+    simulator really allocates (traced by tracemalloc) for clients that come and go."""
+    import tracemalloc
+
+    from tcpq.sim.runner import BASE_BYTES, estimate_memory, simulate
+
+    scenario = load_scenario(KEEPING_UP, ["duration=8s", "clients.rate=4000/s"])
+    tracemalloc.start()
+    try:
+        simulate(scenario)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < estimate_memory(scenario) - BASE_BYTES
+
+
 # -- Ctrl-C ---------------------------------------------------------------------------------
 
 LONG = """

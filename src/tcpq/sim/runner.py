@@ -11,6 +11,7 @@ import numpy as np
 
 from tcpq.errors import TcpqError
 from tcpq.kernel.profiles import NEWEST, Profile, profile_for
+from tcpq.kernel.resolve import sysctl_defaults
 from tcpq.kernel.versions import KernelVersion, parse_version
 from tcpq.model import mib
 from tcpq.model.client import Outcome
@@ -19,9 +20,9 @@ from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.model.timing import HostTiming
 from tcpq.run.arrivals import arrival_times
-from tcpq.run.settings import NamespaceSysctls, effective_sysctls
+from tcpq.run.settings import NamespaceSysctls, effective_sysctls, requested_sysctls
 from tcpq.run.summary import ClientRecord, RunCounters, RunKernel, run_result, sample_interval
-from tcpq.scenario import Scenario, expected_attempts
+from tcpq.scenario import ClientGroup, Scenario, expected_attempts
 from tcpq.sim.app import AppSetup, ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp, quantile_sampler
 from tcpq.sim.conn import Conn, GroupPlan
 from tcpq.sim.engine import Engine
@@ -42,9 +43,21 @@ Progress = Callable[[float], None]
 # 480,000 clients: 121 MB and 467 MB (961 B). Clients that stay connected: 650 B; nobody
 # accepts (retransmits, timeouts): 670 B. An attack SYN: 48 B (RSS, 120,000 to 1.2 million).
 # The figures are rounded up; BASE_BYTES is the interpreter with tcpq loaded (50 MB RSS).
-BYTES_PER_CLIENT = 1024
+# Those are clients alive at the end (connected, or in TIME_WAIT for 60 s): what a run keeps of
+# a client once it is gone is its history, 8 bytes a value (its arrival time, its connect time
+# and, in request mode, its reply time; sim/stats.py). So a run holds the clients that can be
+# alive at once, each ~1 KB, plus 8-24 bytes for every attempt.
+BYTES_PER_CLIENT = 1024  # alive
+HISTORY_BYTES = 8  # per value kept of every attempt
 BYTES_PER_ATTACK_SYN = 64
 BASE_BYTES = 64 * 1024**2
+# How long a closing client stays alive besides its close_after: getting in (by its second SYN
+# retransmission at the latest, 3 s: the expected case; clients that retry for longer than
+# that hold more) and TIME_WAIT (60 s, TCP_TIMEWAIT_LEN), in which a namespace holds at most
+# tcp_max_tw_buckets of them.
+CONNECT_WINDOW_US = 3 * US_PER_S
+TIME_WAIT_US = 60 * US_PER_S
+TW_BUCKETS = "net.ipv4.tcp_max_tw_buckets"
 MEMORY_FRACTION = 0.5  # of MemAvailable: leave the rest to the host (and its lab experiments)
 MEMORY_CAP = 4 * 1024**3  # without --max-memory, a run this big must be asked for by name
 _SIZE = re.compile(r"(?i)\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(?:i?b)?\s*")
@@ -97,11 +110,46 @@ def memory_limit(max_memory: str | None, available: int | None) -> MemoryLimit:
     return MemoryLimit(share, f"half of MemAvailable, {_size(available)}")
 
 
+def _alive_at_once(group: ClientGroup, duration: int, tw_limit: int) -> float:
+    """The most clients of a group alive at one time, expected: every client of a burst; of a
+    rate, those that arrive within one client's life, at most `tw_limit` of them in TIME_WAIT.
+    A client that never closes lives on."""
+    attempts = expected_attempts(group, duration)
+    if group.close_after is None or group.rate is None:
+        return attempts
+    connected = group.rate * (group.request_after + group.close_after + CONNECT_WINDOW_US) / US_PER_S
+    waiting = min(group.rate * TIME_WAIT_US / US_PER_S, tw_limit)
+    return min(attempts, connected + waiting)
+
+
+def _tw_limit(scenario: Scenario) -> int:
+    """TIME_WAIT entries both namespaces can hold: tcp_max_tw_buckets of each, as the scenario
+    sets it or at its default (the scenario's kernel, else the newest profile's)."""
+    version = choose_version(scenario, None)
+    default = sysctl_defaults(version).get(TW_BUCKETS, 0)
+    asked = requested_sysctls(scenario.kernel)
+    limits = (asked.server.get(TW_BUCKETS, default), asked.client.get(TW_BUCKETS, default))
+    return sum(limit if isinstance(limit, int) else limit[0] for limit in limits)
+
+
+def alive_at_once(scenario: Scenario) -> float:
+    """Clients the run is expected to hold alive at one time (what its memory is mostly)."""
+    tw_limit = _tw_limit(scenario)
+    return sum(_alive_at_once(group, scenario.duration, tw_limit) for group in scenario.clients)
+
+
 def estimate_memory(scenario: Scenario) -> int:
-    """Bytes the simulator will grow by, from the offered attempts (no arrival is drawn)."""
-    clients = sum(expected_attempts(group, scenario.duration) for group in scenario.clients)
-    syns = expected_attempts(scenario.attack, scenario.duration) if scenario.attack is not None else 0
-    return BASE_BYTES + math.ceil(clients * BYTES_PER_CLIENT + syns * BYTES_PER_ATTACK_SYN)
+    """Bytes the simulator will grow by, from the offered attempts (no arrival is drawn): the
+    clients alive at once, and the history of every attempt."""
+    duration = scenario.duration
+    alive = alive_at_once(scenario)
+    history = sum(
+        expected_attempts(group, duration) * (3 if group.request else 2) for group in scenario.clients
+    )
+    syns = expected_attempts(scenario.attack, duration) if scenario.attack is not None else 0
+    return BASE_BYTES + math.ceil(
+        alive * BYTES_PER_CLIENT + history * HISTORY_BYTES + syns * BYTES_PER_ATTACK_SYN
+    )
 
 
 def check_memory(scenario: Scenario, limit: MemoryLimit, origin: str = "scenario") -> None:
@@ -109,12 +157,12 @@ def check_memory(scenario: Scenario, limit: MemoryLimit, origin: str = "scenario
     estimate = estimate_memory(scenario)
     if estimate <= limit.bytes:
         return
-    clients = sum(expected_attempts(group, scenario.duration) for group in scenario.clients)
+    alive = alive_at_once(scenario)
     gib = estimate / 1024**3
     ask = f"{math.ceil(gib)}G" if gib >= 1 else f"{math.ceil(estimate / 1024**2)}M"
     raise TcpqError(
-        f"{origin}: the run needs about {_size(estimate)} ({clients:,.0f} clients at about"
-        f" {_size(BYTES_PER_CLIENT)} each); the limit is {_size(limit.bytes)} ({limit.reason}):"
+        f"{origin}: the run needs about {_size(estimate)} ({alive:,.0f} clients alive at once at"
+        f" about {_size(BYTES_PER_CLIENT)} each); the limit is {_size(limit.bytes)} ({limit.reason}):"
         f" shorten the scenario, or allow it with --max-memory {ask}"
     )
 
@@ -167,34 +215,33 @@ class _Feeder:
         self.start = start
         self.index = 0  # of the next arrival, over all chunks
         self.chunk: list[int] = []
-        self.chunk_start = 0  # index of chunk[0]
-        if len(times):
-            self._load(0)
+        self.offset = 0  # of the next arrival in the chunk
+        if self._load():
             engine.at(self.chunk[0], self._arrive)
 
-    def _load(self, index: int) -> None:
-        self.chunk = self.all_times[index : index + self.CHUNK].tolist()
-        self.chunk_start = index
-
-    def _next_time(self) -> int | None:
-        """The next arrival's time, loading the next chunk when this one is used up."""
-        offset = self.index - self.chunk_start
-        if offset >= len(self.chunk):
-            if self.index >= len(self.all_times):
-                return None
-            self._load(self.index)
-            offset = 0
-        return self.chunk[offset]
+    def _load(self) -> bool:
+        """The next chunk of times (from `index`); False when none are left."""
+        self.chunk = self.all_times[self.index : self.index + self.CHUNK].tolist()
+        self.offset = 0
+        return bool(self.chunk)
 
     def _arrive(self, _: object) -> None:
         now = self.engine.now
-        when = self._next_time()
-        while when is not None and when <= now:
-            self.start(self.index)
+        start = self.start
+        chunk, offset = self.chunk, self.offset
+        while True:
+            if offset == len(chunk):
+                if not self._load():
+                    return
+                chunk, offset = self.chunk, 0
+            when = chunk[offset]
+            if when > now:
+                break
+            start(self.index)
             self.index += 1
-            when = self._next_time()
-        if when is not None:
-            self.engine.at(when, self._arrive)
+            offset += 1
+        self.offset = offset
+        self.engine.at(when, self._arrive)
 
 
 class _ClientProgram:
