@@ -1,5 +1,12 @@
 """Settings every test session shares."""
 
+import os
+
+# The suite tests the reference model, the simulator's Python sources (some tests patch its
+# classes, which a compiled class forbids); tests/sim/test_compiled.py runs the compiled core
+# beside it and requires identical results. Before any tcpq import: it decides which core loads.
+os.environ.setdefault("TCPQ_PURE", "1")
+
 from collections.abc import Iterator
 from pathlib import Path
 

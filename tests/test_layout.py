@@ -20,7 +20,9 @@ _BASE = frozenset({"errors", "units", "types", "model", "kernel"})
 _PURE = _BASE | {"histogram"}
 
 ALLOWED: dict[str, frozenset[str]] = {
-    "tcpq": frozenset(),  # the package's __init__: the version only
+    # the package's __init__: the version, and which simulator core to import (simcore)
+    "tcpq": frozenset({"simcore"}),
+    "simcore": frozenset({"sim"}),  # is the compiled core the one in use (tcpq.sim.engine)?
     "errors": frozenset(),
     "units": frozenset({"model"}),  # model/constants.py: µs per second, one definition
     "kernel": frozenset({"errors", "types"}),  # facts about Linux, as data

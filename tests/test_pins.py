@@ -37,3 +37,12 @@ def test_every_test_tool_is_pinned_exactly() -> None:
 def test_the_venv_has_the_pinned_versions() -> None:
     # a pin nobody installed is a pin CI never tried
     assert {name: metadata.version(name) for name in pins()} == pins()
+
+
+def test_the_build_compiles_with_the_mypy_the_tests_check_with() -> None:
+    """setup.py compiles the simulator core with mypyc, which comes with mypy: the build
+    requirement is the test extra's exact mypy, the version CI type-checks the sources with."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    build = [req for req in pyproject["build-system"]["requires"] if req.startswith("mypy")]
+    test = [req for req in pyproject["project"]["optional-dependencies"]["test"] if req.startswith("mypy")]
+    assert build == test and build[0].startswith("mypy==")

@@ -38,3 +38,9 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(f"signal {signum}")
         self.signum = signum
+
+
+class TransitionError(RuntimeError):
+    """A simulator handler asked for a transition its table (sim/lifecycle.py) does not allow:
+    a bug in the simulator, not a user's error. Here, not in the compiled simulator, because a
+    class compiled by mypyc cannot inherit from a built-in exception."""

@@ -11,53 +11,57 @@ States and events are plain ints, not Enums: they are compared and looked up for
 (Enum member lookup costs ~100 ns on Python 3.11).
 """
 
+from typing import Final
+
+from tcpq.errors import TransitionError as TransitionError  # re-exported: raised from here
+
 
 class ClientState:
     """Client socket states the simulator distinguishes."""
 
-    NEW = 0  # not yet connect()ed (the client program has not reached it)
-    SYN_SENT = 1  # connect() sent a SYN and waits for the SYN-ACK
-    ESTABLISHED = 2  # the handshake completed at the client (it sent the final ACK)
-    FIN_WAIT = 3  # the client closed first: FIN_WAIT1/FIN_WAIT2, then a timewait sock
-    CLOSED = 4  # no socket: failed, reset, closed, or its timewait sock is gone
+    NEW: Final = 0  # not yet connect()ed (the client program has not reached it)
+    SYN_SENT: Final = 1  # connect() sent a SYN and waits for the SYN-ACK
+    ESTABLISHED: Final = 2  # the handshake completed at the client (it sent the final ACK)
+    FIN_WAIT: Final = 3  # the client closed first: FIN_WAIT1/FIN_WAIT2, then a timewait sock
+    CLOSED: Final = 4  # no socket: failed, reset, closed, or its timewait sock is gone
 
 
 class ServerState:
     """What the server namespace holds for a connection."""
 
-    NONE = 0  # nothing on the server (SYN dropped, cookie sent, request expired or reset)
-    REQUEST = 1  # a request sock in the SYN queue
-    QUEUED = 2  # a child in the accept queue
-    ACCEPTED = 3  # the application holds it
-    CLOSED = 4  # the application closed it
+    NONE: Final = 0  # nothing on the server (SYN dropped, cookie sent, request expired or reset)
+    REQUEST: Final = 1  # a request sock in the SYN queue
+    QUEUED: Final = 2  # a child in the accept queue
+    ACCEPTED: Final = 3  # the application holds it
+    CLOSED: Final = 4  # the application closed it
 
 
 class ClientEvent:
     """What happens to a client socket."""
 
-    CONNECT = 0  # connect() found a local port and sent the SYN (tcp_connect)
-    NO_PORT = 1  # connect() found no free local port (EADDRNOTAVAIL, inet_hash_connect)
-    SYNACK = 2  # a SYN-ACK reached a SYN_SENT socket: it sends the final ACK
-    RETRIES_EXHAUSTED = 3  # the SYN or data retransmission timer gave up (ETIMEDOUT)
-    CONNECT_TIMEOUT = 4  # the application's own connect timeout fired before the SYN-ACK
-    RST = 5  # a RST arrived (ECONNREFUSED in SYN_SENT, ECONNRESET when established)
-    CLOSE = 6  # the application closed first (active close: FIN sent)
-    CLOSE_AFTER_FIN = 7  # the application closed after the server's FIN (LAST_ACK, then gone)
-    TW_FULL = 8  # the closing socket found the timewait table full (TCPTimeWaitOverflow)
-    TW_EXPIRED = 9  # its timewait sock expired (inet_twsk_expired)
+    CONNECT: Final = 0  # connect() found a local port and sent the SYN (tcp_connect)
+    NO_PORT: Final = 1  # connect() found no free local port (EADDRNOTAVAIL, inet_hash_connect)
+    SYNACK: Final = 2  # a SYN-ACK reached a SYN_SENT socket: it sends the final ACK
+    RETRIES_EXHAUSTED: Final = 3  # the SYN or data retransmission timer gave up (ETIMEDOUT)
+    CONNECT_TIMEOUT: Final = 4  # the application's own connect timeout fired before the SYN-ACK
+    RST: Final = 5  # a RST arrived (ECONNREFUSED in SYN_SENT, ECONNRESET when established)
+    CLOSE: Final = 6  # the application closed first (active close: FIN sent)
+    CLOSE_AFTER_FIN: Final = 7  # the application closed after the server's FIN (LAST_ACK, then gone)
+    TW_FULL: Final = 8  # the closing socket found the timewait table full (TCPTimeWaitOverflow)
+    TW_EXPIRED: Final = 9  # its timewait sock expired (inet_twsk_expired)
 
 
 class ServerEvent:
     """What happens to the server side of a connection."""
 
-    SYN_QUEUED = 0  # tcp_conn_request put a request sock in the SYN queue
-    REQUEST_EXPIRED = 1  # reqsk_timer_handler gave up on the request (SYN-ACK retries spent)
-    ACK_RESET = 2  # tcp_check_req: final ACK, accept queue full, tcp_abort_on_overflow: RST
-    RST = 3  # the client's RST removed the request (tcp_check_req_rst)
-    CHILD = 4  # tcp_check_req: the final ACK made a child in the accept queue
-    COOKIE_CHILD = 5  # tcp_v4_cookie_check: a valid cookie ACK made a child in the accept queue
-    ACCEPT = 6  # the application's accept() took the child
-    CLOSE = 7  # the application closed it
+    SYN_QUEUED: Final = 0  # tcp_conn_request put a request sock in the SYN queue
+    REQUEST_EXPIRED: Final = 1  # reqsk_timer_handler gave up on the request (SYN-ACK retries spent)
+    ACK_RESET: Final = 2  # tcp_check_req: final ACK, accept queue full, tcp_abort_on_overflow: RST
+    RST: Final = 3  # the client's RST removed the request (tcp_check_req_rst)
+    CHILD: Final = 4  # tcp_check_req: the final ACK made a child in the accept queue
+    COOKIE_CHILD: Final = 5  # tcp_v4_cookie_check: a valid cookie ACK made a child in the accept queue
+    ACCEPT: Final = 6  # the application's accept() took the child
+    CLOSE: Final = 7  # the application closed it
 
 
 _C, _CE = ClientState, ClientEvent
@@ -93,10 +97,6 @@ SERVER_TRANSITIONS: dict[tuple[int, int], int] = {
     (_S.ACCEPTED, _SE.CLOSE): _S.CLOSED,
 }
 del _C, _CE, _S, _SE
-
-
-class TransitionError(RuntimeError):
-    """A handler asked for a transition its table does not allow: a bug in the simulator."""
 
 
 def _names(states: type) -> dict[int, str]:
