@@ -87,11 +87,16 @@ def _extensions() -> list[object]:
         _pure(f"mypyc is not installed ({_brief(error)})")
         return []
     # pyproject's [tool.mypy] names the pydantic plugin, and the build's own environment has
-    # neither pydantic nor numpy: mypyc type-checks with a config of its own and takes what it
-    # cannot import as Any (none of it is on the per-packet path).
+    # neither pydantic nor numpy: mypyc type-checks with a config of its own, takes what it
+    # cannot import as Any (none of it is on the per-packet path) and reports errors only in
+    # the modules it compiles (a numpy type alias elsewhere is no type without numpy). A cache
+    # of its own: the repository's .mypy_cache, written with numpy installed, would hide that.
     config = ROOT / "build" / "mypyc.ini"
     config.parent.mkdir(exist_ok=True)
-    config.write_text("[mypy]\nignore_missing_imports = True\n")
+    cache = ROOT / "build" / "mypyc-cache"
+    config.write_text(
+        f"[mypy]\nignore_missing_imports = True\nfollow_imports = silent\ncache_dir = {cache}\n"
+    )
     options = ["--config-file", str(config)]
     try:  # mypy names each module by its package (src/ has no __init__.py): tcpq.sim.engine ...
         return list(mypycify([*options, *COMPILED], opt_level="3"))
