@@ -21,10 +21,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def one_run(scenario: Path, pure: bool) -> tuple[float, str]:
+def core_env(pure: bool) -> dict[str, str]:
+    """This environment, with TCPQ_PURE=1 for the reference or without it for the compiled core."""
     env = {key: value for key, value in os.environ.items() if key != "TCPQ_PURE"}
     if pure:
         env["TCPQ_PURE"] = "1"
+    return env
+
+
+def one_run(scenario: Path, pure: bool) -> tuple[float, str]:
+    env = core_env(pure)
     started = time.perf_counter()
     output = subprocess.run(
         [sys.executable, "-m", "tcpq", "simulate", str(scenario), "--json"],
@@ -37,9 +43,7 @@ def one_run(scenario: Path, pure: bool) -> tuple[float, str]:
 
 
 def core_in_use(pure: bool) -> bool:
-    env = {key: value for key, value in os.environ.items() if key != "TCPQ_PURE"}
-    if pure:
-        env["TCPQ_PURE"] = "1"
+    env = core_env(pure)
     code = "from tcpq.simcore import compiled; print(compiled())"
     answer = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout
     return answer.strip() == "True"

@@ -255,7 +255,7 @@ def _by_draws(row: MetricRow, spread: Spread | None) -> MetricRow:
     """The row agreeing when the lab's value lies in the prediction interval of the model's runs."""
     if row.ok or row.lab_lower_bound or spread is None or row.sim is None or row.lab is None:
         return row
-    time = row.metric.startswith(("connect_time_s.", "response_time_s."))
+    time = _is_time(row.metric)
     fixed = _time_tolerance(spread.mean, row.lab) if time else _count_tolerance(spread.mean, row.lab)
     interval = _rounded(DRAW_SIGMAS * spread.sd * math.sqrt(1 + 1 / spread.runs), time)
     if abs(row.lab - spread.mean) <= max(fixed, interval):
@@ -263,10 +263,14 @@ def _by_draws(row: MetricRow, spread: Spread | None) -> MetricRow:
     return row
 
 
+def _is_time(metric: str) -> bool:
+    return metric.startswith(("connect_time_s.", "response_time_s."))
+
+
 def _fixed_tolerance(row: MetricRow) -> float | None:
     if row.sim is None or row.lab is None:
         return None
-    if row.metric.startswith(("connect_time_s.", "response_time_s.")):
+    if _is_time(row.metric):
         return _time_tolerance(row.sim, row.lab)
     return _count_tolerance(row.sim, row.lab)
 
