@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "tcpq"
 
 # The bottom: facts and values every layer may use.
-_BASE = frozenset({"errors", "units", "types", "model", "kernel"})
+_BASE = frozenset({"errors", "records", "units", "types", "model", "kernel"})
 # Pure computations over the data model.
 _PURE = _BASE | {"histogram"}
 
@@ -24,12 +24,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "tcpq": frozenset({"simcore"}),
     "simcore": frozenset({"sim"}),  # is the compiled core the one in use (tcpq.sim.engine)?
     "errors": frozenset(),
-    "units": frozenset({"model"}),  # model/constants.py: µs per second, one definition
-    "kernel": frozenset({"errors", "types"}),  # facts about Linux, as data
+    "records": frozenset(),  # @frozen: the dataclass decorator of everything outside sim/model
+    "units": frozenset({"records", "model"}),  # model/constants.py: µs per second, one definition
+    "kernel": frozenset({"errors", "records", "types"}),  # facts about Linux, as data
     "model": frozenset({"kernel"}),  # the executable specification: pure (BANNED_LIBRARIES)
-    "types": frozenset({"model"}),
-    "histogram": frozenset({"model", "types"}),
-    "scenario": frozenset({"errors", "units", "model", "kernel"}),
+    "types": frozenset({"records", "model"}),
+    "histogram": frozenset({"records", "model", "types"}),
+    "scenario": frozenset({"errors", "records", "units", "model", "kernel"}),
     "compare": _PURE,  # rule: RunResult, RunResult -> Comparison
     "doctor": _PURE,  # rules: Snapshot, Snapshot -> [Finding]
     "observe": _BASE,  # readers: never the rules, a use-case, a face or a renderer

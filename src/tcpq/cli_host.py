@@ -3,6 +3,7 @@
 import json
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from tcpq.app.host_session import Scan
+    from tcpq.observe.holder_search import HolderSearch
 
 NETNS_HELP = "Network namespace: an `ip netns` name, a PID inside it, `self` (default) or `all`."
 STATES_SORT_HELP = "Order the groups: total (default), name, or a state such as TIME_WAIT (most first)."
@@ -128,11 +130,30 @@ def status(
       tcpq status --watch --interval 2
       tcpq status --sort accept-queue --top 10
     """
+    from tcpq.observe.holder_search import holder_search
+
+    # One sample of this namespace names its listeners' processes: start that walk of every
+    # fd now, on another CPU, so it runs while the rest of the command is imported.
+    one_sample = netns is None and interval == 0 and not watch
+    with holder_search() if one_sample else nullcontext() as search:
+        _status(netns, interval, watch, count, show_all, (sport, dport, sort, top), as_json, search)
+
+
+def _status(
+    netns: str | None,
+    interval: float,
+    watch: bool,
+    count: int | None,
+    show_all: bool,
+    selection: tuple[str | None, str | None, str | None, str | None],
+    as_json: bool,
+    search: "HolderSearch | None",
+) -> None:
     from tcpq.app import host_session as session
     from tcpq.app import host_views
     from tcpq.observe.snapshot import Attribution
 
-    selected = host_views.selection(sport, dport, sort, top, listeners=True)
+    selected = host_views.selection(*selection, listeners=True)
     target = session.targets(netns)
 
     def views(result: "Scan") -> list[host_views.StatusView]:
@@ -153,7 +174,7 @@ def status(
         return
     # The first of two samples gives counter rates and drop rates only: it names no process.
     result = session.scan(
-        target, interval if interval > 0 else None, attribution=shown, before=Attribution.NONE
+        target, interval if interval > 0 else None, attribution=shown, before=Attribution.NONE, search=search
     )
     if as_json:
         print_json(document(result))

@@ -152,9 +152,7 @@ def compare_command(
 
     scenario = load_scenario(file, overrides)
     with progress(f"lab: {scenario.name}") as on_progress:
-        result = compare_scenario(
-            scenario, origin=str(file), on_progress=on_progress, host_file=host_file
-        )
+        result = compare_scenario(scenario, origin=str(file), on_progress=on_progress, host_file=host_file)
     simulated, measured, comparison = result.sim, result.lab, result.comparison
     data = comparison_dict(simulated, measured, comparison)
     if out is not None:

@@ -47,10 +47,11 @@ are read conservatively (the bracket must hold for the buckets' worst case). The
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from tcpq.histogram import share_at_or_below
 from tcpq.model import mib
+from tcpq.records import frozen
 from tcpq.types import Histogram, Percentiles, RunResult
 
 COUNT_REL, COUNT_ABS = 0.02, 2
@@ -66,7 +67,7 @@ RANKS = {"p50": 0.50, "p90": 0.90, "p99": 0.99}  # the percentiles compared by r
 RANK_SIGMAS = 3
 
 
-@dataclass(frozen=True)
+@frozen
 class MetricRow:
     metric: str
     sim: float | None
@@ -89,7 +90,7 @@ class MetricRow:
         return "by rank" if self.by_rank else "by draws" if self.by_draws else "ok"
 
 
-@dataclass(frozen=True)
+@frozen
 class Comparison:
     scenario: str
     rows: list[MetricRow]
@@ -233,7 +234,7 @@ def draw_deviations(draws: Sequence[RunResult]) -> dict[str, float]:
     return {metric: statistics.stdev(values) for metric, values in _series(draws).items() if len(values) >= 2}
 
 
-@dataclass(frozen=True)
+@frozen
 class Spread:
     """A metric over the model's runs: their mean, sample standard deviation and number."""
 

@@ -1,8 +1,10 @@
 """The data model shared by every face of tcpq (frozen dataclasses only; no behaviour)."""
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from tcpq.records import frozen
 
 if TYPE_CHECKING:
     from tcpq.model.timing import HostTiming
@@ -14,7 +16,7 @@ class Source(StrEnum):
     HOST = "host"
 
 
-@dataclass(frozen=True)
+@frozen
 class Percentiles:
     p50: float | None
     p90: float | None
@@ -22,7 +24,7 @@ class Percentiles:
     max: float | None
 
 
-@dataclass(frozen=True)
+@frozen
 class Histogram:
     """Counts per fixed log-spaced bucket (tcpq.histogram says which: `counts[0]` below
     `lowest_s`, then `per_decade` buckets a decade, the last entry the overflow)."""
@@ -32,7 +34,7 @@ class Histogram:
     counts: list[int]
 
 
-@dataclass(frozen=True)
+@frozen
 class ListenerSummary:
     port: int
     backlog: int  # the listen() argument as given
@@ -48,7 +50,7 @@ class ListenerSummary:
     syn_queue_peak_exact: bool = True
 
 
-@dataclass(frozen=True)
+@frozen
 class ClientSummary:
     attempted: int
     connected: int
@@ -65,7 +67,7 @@ class ClientSummary:
     response_time_hist: Histogram | None = None  # request mode only
 
 
-@dataclass(frozen=True)
+@frozen
 class TimeSeries:
     t_s: list[float]
     accept_queue: list[int]
@@ -85,7 +87,7 @@ class TimeSeries:
     client_syn_retrans: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@frozen
 class KernelInfo:
     version: str
     profile: str
@@ -94,7 +96,7 @@ class KernelInfo:
     client_sysctl: dict[str, int | tuple[int, int]]
 
 
-@dataclass(frozen=True)
+@frozen
 class RunResult:
     source: Source
     scenario: str
@@ -137,7 +139,7 @@ class Runtime(StrEnum):
     NATIVE = "native"  # another compiled program (C, C++, Rust ...): listen(fd, backlog)
 
 
-@dataclass(frozen=True)
+@frozen
 class ProcessInfo:
     pid: int
     comm: str
@@ -145,7 +147,7 @@ class ProcessInfo:
     stopped: bool = False  # state T or t (SIGSTOP, a debugger): it runs no code until resumed
 
 
-@dataclass(frozen=True)
+@frozen
 class Listener:
     """A LISTEN socket as `ss -ltnm` shows it, with its owners (DESIGN.md, Snapshot JSON)."""
 
@@ -168,21 +170,21 @@ class Listener:
         return self.accept_queue > self.accept_queue_limit
 
 
-@dataclass(frozen=True)
+@frozen
 class ProcessStates:
     pid: int
     comm: str
     states: dict[str, int]
 
 
-@dataclass(frozen=True)
+@frozen
 class PeerCount:
     address: str
     port: int
     count: int
 
 
-@dataclass(frozen=True)
+@frozen
 class CloseWaitPile:
     """CLOSE_WAIT sockets of one program (comm), over all its processes: the peer closed, the
     application did not. A fork-per-connection server leaks one per child."""
@@ -195,7 +197,7 @@ class CloseWaitPile:
     local_ports: list[int]  # the local ports they are on, most frequent first
 
 
-@dataclass(frozen=True)
+@frozen
 class QueuedSocket:
     """An established socket with data waiting: Recv-Q (unread) or Send-Q (unacknowledged)."""
 
@@ -209,7 +211,7 @@ class QueuedSocket:
     accepted: bool = True  # False: no file yet, a child still waiting in a listener's accept queue
 
 
-@dataclass(frozen=True)
+@frozen
 class Snapshot:
     source: Source
     netns: str
@@ -234,7 +236,7 @@ class Snapshot:
     states_without_process: dict[str, int] | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Rates:
     """The difference of two snapshots of one namespace, per second (counter resets → None)."""
 
@@ -243,13 +245,13 @@ class Rates:
     counter_deltas: dict[str, int]
 
 
-@dataclass(frozen=True)
+@frozen
 class ListenerRef:
     address: str
     port: int
 
 
-@dataclass(frozen=True)
+@frozen
 class ProcessRef:
     pid: int
     comm: str
@@ -257,7 +259,7 @@ class ProcessRef:
     stopped: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class SysctlChange:
     """One sysctl a remedy suggests, in the namespace it applies to (tcpq never applies it)."""
 
@@ -267,7 +269,7 @@ class SysctlChange:
     current: int | tuple[int, int] | None
 
 
-@dataclass(frozen=True)
+@frozen
 class AppChange:
     """A change in the application, for the runtime tcpq detected (None: a generic one)."""
 
@@ -276,7 +278,7 @@ class AppChange:
     example: str = ""  # the line to write: a config directive, a call, a command
 
 
-@dataclass(frozen=True)
+@frozen
 class Remedy:
     """What to do, as data: report/ renders the text, the terminal view and the sysctl.d file."""
 
@@ -286,7 +288,7 @@ class Remedy:
     applies: str = ""  # when it takes effect, e.g. "at the next listen(): reload the service"
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     id: str
     severity: Severity
@@ -300,7 +302,7 @@ class Finding:
     references: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@frozen
 class SysctlRow:
     """One sysctl as `tcpq sysctl` shows it: value against the kernel default, and why it matters."""
 
@@ -322,7 +324,7 @@ class Verdict(StrEnum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckResult:
     """One `tcpq lab verify` check: the claim, what the kernel did, what the model predicts."""
 
@@ -336,7 +338,7 @@ class CheckResult:
 
 
 # -- lab calibrate: the host's speed ---------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class Calibration:
     """What `tcpq lab calibrate` measured (model/timing.py HostTiming, and how many samples)."""
 

@@ -5,10 +5,10 @@ exact and ties resolve the same way on every run.
 """
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 
 from tcpq.model.constants import US_PER_MS, US_PER_S
+from tcpq.records import frozen
 
 US_PER_UNIT = {"us": 1, "µs": 1, "ms": US_PER_MS, "s": US_PER_S, "min": 60 * US_PER_S, "h": 3600 * US_PER_S}
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -49,7 +49,7 @@ class Distribution(StrEnum):
     EXPONENTIAL = "exp"
 
 
-@dataclass(frozen=True)
+@frozen
 class ServiceTime:
     """A fixed or exponentially distributed time, written '10ms' or 'exp:10ms' (mean)."""
 

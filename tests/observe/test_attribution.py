@@ -126,6 +126,8 @@ def test_every_holder_of_a_listener_is_named_without_attributing_the_rest() -> N
                 full = take_snapshot(ref, ProcessMap(), attribution=Attribution.ALL)
                 shown = take_snapshot(ref, None, attribution=Attribution.LISTENERS)
                 none = take_snapshot(ref, None, attribution=Attribution.NONE)
+                with HolderSearch(shares=1) as started:  # as `status` starts it: before the rest
+                    early = take_snapshot(ref, None, attribution=Attribution.LISTENERS, search=started)
 
                 def holders_of(listeners: list[Listener], port: int) -> list[int]:
                     (mine,) = [lst for lst in listeners if lst.port == port]
@@ -134,6 +136,7 @@ def test_every_holder_of_a_listener_is_named_without_attributing_the_rest() -> N
                 expected = sorted([master.pid, worker1, worker2, receiver])
                 assert holders_of(full.listeners, 7211) == expected
                 assert holders_of(shown.listeners, 7211) == expected
+                assert holders_of(early.listeners, 7211) == expected
                 assert client in {row.pid for row in full.states_by_process}
                 assert shown.states_by_process == [] and shown.states_without_process is None
                 assert shown.states == full.states and shown.states_by_port == full.states_by_port
@@ -151,6 +154,36 @@ def test_every_holder_of_a_listener_is_named_without_attributing_the_rest() -> N
             finally:
                 for pid in (worker1, worker2, receiver, client):
                     # The master has not reaped them while it runs: these pids are still ours.
+                    if master.poll() is None:
+                        os.kill(pid, signal.SIGKILL)
+    finally:
+        assert leftover_namespaces() == []
+
+
+def test_status_of_one_namespace_names_every_holder_from_the_walk_it_starts_first() -> None:
+    """`tcpq status --interval 0` of the namespace it runs in forks its fd walk before its own
+    imports (cli_host): run as a user runs it, it still names every holder of the listener."""
+    try:
+        with namespace() as ns:
+            master = ns.python(SHARED_LISTENER, wait_for=None)
+            assert master.stdout is not None
+            ready, *pids = master.stdout.readline().split()
+            assert ready == "ready", master.stderr.read() if master.stderr else ""
+            worker1, worker2, receiver, client = map(int, pids)
+            try:
+                status = [sys.executable, "-m", "tcpq", "status", "--json", "--interval", "0"]
+                done = subprocess.run(
+                    ["ip", "netns", "exec", ns.name, *status],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                assert done.returncode == 0, done.stderr
+                (listed,) = [lst for lst in json.loads(done.stdout)["listeners"] if lst["port"] == 7211]
+                expected = sorted([master.pid, worker1, worker2, receiver])
+                assert [p["pid"] for p in listed["processes"]] == expected
+            finally:
+                for pid in (worker1, worker2, receiver, client):
                     if master.poll() is None:
                         os.kill(pid, signal.SIGKILL)
     finally:

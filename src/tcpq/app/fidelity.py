@@ -2,10 +2,11 @@
 
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from tcpq.compare import DRAW_SEEDS, Comparison, compare
+from tcpq.records import frozen
 from tcpq.scenario import HostSection, Scenario, load_host_table
 from tcpq.types import RunResult
 from tcpq.units import Distribution
@@ -13,7 +14,7 @@ from tcpq.units import Distribution
 Progress = Callable[[float], None]
 
 
-@dataclass(frozen=True)
+@frozen
 class ScenarioComparison:
     sim: RunResult
     lab: RunResult

@@ -20,10 +20,10 @@ Scenarios are grouped by that summary; a scenario the lab could not run at all i
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from tcpq.compare import MetricRow
 from tcpq.model import mib
+from tcpq.records import frozen
 
 LAB_ERROR = "lab error"
 PERCENTILE_FAMILIES = ("connect_time_s", "response_time_s")
@@ -67,7 +67,7 @@ OUTCOME_ORDER = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class FuzzCase:
     """One drawn scenario's verdict; `differing` holds the rows outside tolerance."""
 
@@ -89,7 +89,7 @@ class FuzzCase:
         return most_telling(self.families)
 
 
-@dataclass(frozen=True)
+@frozen
 class CauseGroup:
     cause: str
     cases: tuple[FuzzCase, ...]
@@ -99,7 +99,7 @@ class CauseGroup:
         return len(self.cases)
 
 
-@dataclass(frozen=True)
+@frozen
 class FuzzReport:
     seed: int
     requested: int

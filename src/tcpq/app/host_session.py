@@ -7,22 +7,24 @@ lives in app/ and observe/ never imports doctor (DESIGN.md)."""
 import fnmatch
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from tcpq.errors import PermissionDenied, TcpqError
 from tcpq.kernel.resolve import sysctl_rows
 from tcpq.kernel.versions import parse_version
 from tcpq.model import mib
+from tcpq.observe.holder_search import HolderSearch
 from tcpq.observe.netns import NetnsGone, NetnsRef, current_netns, list_netns_report, resolve_netns
 from tcpq.observe.processes import ProcessMap
 from tcpq.observe.snapshot import Attribution, netns_label, rates_between, take_snapshot
+from tcpq.records import frozen
 from tcpq.types import Finding, Rates, Severity, Snapshot, SysctlRow
 
 MIN_INTERVAL_S = 0.05
 MAX_INTERVAL_S = 3600.0
 
 
-@dataclass(frozen=True)
+@frozen
 class Sample:
     """Two snapshots of one namespace and the rates between them (before is None for one shot)."""
 
@@ -31,7 +33,7 @@ class Sample:
     rates: Rates | None
 
 
-@dataclass(frozen=True)
+@frozen
 class NotSeen:
     """A namespace that was listed but could not be read, and why: views name it, never skip it."""
 
@@ -39,7 +41,7 @@ class NotSeen:
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Targets:
     """The namespaces to read. With `every` (`--netns all`) one that cannot be read is reported
     as not seen and the others are still shown; a namespace asked for by name must be read."""
@@ -49,14 +51,14 @@ class Targets:
     unlisted: int = 0  # processes or names whose namespace could not be identified (unprivileged)
 
 
-@dataclass(frozen=True)
+@frozen
 class Scan:
     samples: list[Sample]
     not_seen: list[NotSeen] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the sweep itself could not see
 
 
-@dataclass(frozen=True)
+@frozen
 class DoctorReport:
     netns: str
     interval_s: float
@@ -91,10 +93,14 @@ def check_interval(interval_s: float) -> float:
 
 
 def _snapshot(
-    ref: NetnsRef, pmap: ProcessMap | None, previous: Snapshot | None, attribution: Attribution
+    ref: NetnsRef,
+    pmap: ProcessMap | None,
+    previous: Snapshot | None,
+    attribution: Attribution,
+    search: HolderSearch | None = None,
 ) -> Snapshot:
     try:
-        return take_snapshot(ref, pmap, previous=previous, attribution=attribution)
+        return take_snapshot(ref, pmap, previous=previous, attribution=attribution, search=search)
     except (FileNotFoundError, ProcessLookupError):
         if ref.is_self:
             raise
@@ -108,9 +114,10 @@ def _take(
     pmap: ProcessMap | None,
     previous: Snapshot | None,
     attribution: Attribution,
+    search: HolderSearch | None = None,
 ) -> Snapshot | NotSeen:
     try:
-        return _snapshot(ref, pmap, previous, attribution)
+        return _snapshot(ref, pmap, previous, attribution, search)
     except (NetnsGone, PermissionDenied) as exc:
         if not target.every:
             raise
@@ -127,12 +134,15 @@ def _sweep_notes(target: Targets) -> list[str]:
 
 
 def _first(
-    target: Targets, pmap: ProcessMap | None, attribution: Attribution
+    target: Targets,
+    pmap: ProcessMap | None,
+    attribution: Attribution,
+    search: HolderSearch | None = None,
 ) -> tuple[list[tuple[NetnsRef, Snapshot]], list[NotSeen]]:
     seen: list[tuple[NetnsRef, Snapshot]] = []
     not_seen: list[NotSeen] = []
     for ref in target.refs:
-        taken = _take(target, ref, pmap, None, attribution)
+        taken = _take(target, ref, pmap, None, attribution, search)
         if isinstance(taken, NotSeen):
             not_seen.append(taken)
         else:
@@ -166,17 +176,23 @@ def scan(
     process_map: ProcessMap | None = None,
     attribution: Attribution = Attribution.ALL,
     before: Attribution | None = None,
+    search: HolderSearch | None = None,
 ) -> Scan:
     """One snapshot per namespace, or two `interval_s` apart with rates; with `target.every`, a
     namespace that vanishes (or cannot be entered) on either sample is listed as not seen.
 
     `attribution` says whose processes the last snapshot names, `before` the first one's of two
-    (default: the same), so a view that shows only the last pays only for it."""
+    (default: the same), so a view that shows only the last pays only for it. `search`: a
+    HolderSearch started earlier (a command starts its walk before its own imports), used for
+    one sample of one namespace."""
     earlier = attribution if before is None else before
     pmap = process_map
     if pmap is None and interval_s is not None and earlier is not Attribution.NONE:
         pmap = ProcessMap()  # two attributed samples: the second reads only what changed
-    first, not_seen = _first(target, pmap, attribution if interval_s is None else earlier)
+    one_sample = interval_s is None and len(target.refs) == 1
+    first, not_seen = _first(
+        target, pmap, attribution if interval_s is None else earlier, search if one_sample else None
+    )
     if interval_s is None:
         return Scan([Sample(None, snap, None) for _, snap in first], not_seen, _sweep_notes(target))
     second, gone = _again(target, first, pmap, interval_s, attribution)
@@ -245,7 +261,7 @@ def sysctl_view(snapshot: Snapshot) -> list[SysctlRow]:
     return sysctl_rows(snapshot.sysctl, parse_version(snapshot.kernel_release))
 
 
-@dataclass(frozen=True)
+@frozen
 class DoctorRun:
     reports: list[DoctorReport]
     not_seen: list[NotSeen] = field(default_factory=list)

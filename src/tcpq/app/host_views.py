@@ -4,13 +4,14 @@ calls these and the renderers show the result."""
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from tcpq.app.host_session import NotSeen, Sample, Scan, status_counter_names, sysctl_view
 from tcpq.errors import TcpqError
 from tcpq.kernel.states import STATES
 from tcpq.observe.aggregate import REMOTE_PORT_PREFIX
 from tcpq.observe.snapshot import Attribution
+from tcpq.records import frozen
 from tcpq.types import Listener, Rates, Snapshot, SysctlRow
 
 MAX_PORT = 65535
@@ -32,7 +33,7 @@ def states_attribution(by: str) -> Attribution:
 # -- what a view shows: --sport/--dport, --sort, --top --------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Selection:
     """The rows a view keeps and their order. Sockets are counted by service port (a port that
     listens here, or the remote port of a connection elsewhere), so `sport` keeps a listening
@@ -53,7 +54,7 @@ class Selection:
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class More:
     """What a capped list left out: rows, and the sockets they hold."""
 
@@ -140,7 +141,7 @@ def _ordered(groups: dict[str, dict[str, int]], sort: str) -> Rows:
 # -- states --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class StatesView:
     """`tcpq states`: the groups shown (in order) and what was left out or could not be seen."""
 
@@ -240,7 +241,7 @@ def states_view(result: Scan, by: str, selected: Selection) -> StatesView:
 # -- status --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusView:
     """`tcpq status` of one namespace: the snapshot with the listeners and states selected."""
 

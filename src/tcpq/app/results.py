@@ -5,7 +5,6 @@ into the same frozen dataclasses, so a saved run renders exactly as a fresh one.
 """
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from tcpq.compare import Comparison
 from tcpq.errors import TcpqError
+from tcpq.records import frozen
 from tcpq.types import RunResult
 
 _RUN = TypeAdapter(RunResult)
 _COMPARISON = TypeAdapter(Comparison)
 
 
-@dataclass(frozen=True)
+@frozen
 class SavedResult:
     runs: list[RunResult]  # one run, or the model's and the kernel's
     comparison: Comparison | None

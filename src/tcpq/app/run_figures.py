@@ -6,7 +6,6 @@ compute). Pure: RunResults in, Charts out.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from tcpq.app.timeline import interval_s
 from tcpq.histogram import bucket_bounds
@@ -14,12 +13,13 @@ from tcpq.kernel.profiles import profile_for
 from tcpq.kernel.versions import parse_version
 from tcpq.model.client import syn_resends_us
 from tcpq.model.constants import US_PER_S
+from tcpq.records import frozen
 from tcpq.types import Histogram, RunResult, Source
 
 LABELS = {Source.SIM: "model", Source.LAB: "kernel", Source.HOST: "host"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Series:
     label: str
     x: list[float]
@@ -27,7 +27,7 @@ class Series:
     source: Source
 
 
-@dataclass(frozen=True)
+@frozen
 class Level:
     """A horizontal line: a queue's limit, the clients attempted."""
 
@@ -35,7 +35,7 @@ class Level:
     y: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Mark:
     """A vertical line: when the kernel retransmits an unanswered SYN."""
 
@@ -43,7 +43,7 @@ class Mark:
     x: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Chart:
     name: str  # an id: [a-z-]+
     title: str

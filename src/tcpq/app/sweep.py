@@ -20,7 +20,6 @@ import re
 import statistics
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tcpq.app.fidelity import unreplayed_draws
 from tcpq.compare import LISTENER, OUTCOMES, PERCENTILES, metric_values
 from tcpq.errors import ScenarioError, TcpqError
 from tcpq.model import mib
+from tcpq.records import frozen
 from tcpq.scenario import (
     MAX_SEED,
     Scenario,
@@ -82,7 +82,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Goal:
     """`METRIC OP NUMBER`: a point meets it when every one of its runs does."""
 
@@ -118,7 +118,7 @@ def parse_goal(text: str) -> Goal:
 # -- the plan --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Axis:
     """One `--vary KEY=V1,V2,...`: the key as `--set` takes it, each value's text and its value."""
 
@@ -142,7 +142,7 @@ def parse_vary(text: str) -> Axis:
     return Axis(key, texts, values)
 
 
-@dataclass(frozen=True)
+@frozen
 class Point:
     index: int
     settings: tuple[tuple[str, object], ...]  # (key, value) per axis, in --vary order
@@ -151,7 +151,7 @@ class Point:
     draws: tuple[str, ...]  # what the point's scenario draws at random (empty: one seed is enough)
 
 
-@dataclass(frozen=True)
+@frozen
 class Task:
     """One run, self-contained, so that any process on any machine can do it (app/sweep_exec.py)."""
 
@@ -164,7 +164,7 @@ class Task:
     metrics: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class SweepPlan:
     file: str
     scenario: str  # the scenario's name
@@ -290,7 +290,7 @@ def _number(value: float | None) -> Value:
 # -- aggregation -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Stat:
     """One metric of one point over its seeds: mean, min and max of the runs that have it."""
 
@@ -300,14 +300,14 @@ class Stat:
     values: tuple[Value, ...]  # per seed, in the point's seed order
 
 
-@dataclass(frozen=True)
+@frozen
 class PointResult:
     point: Point
     stats: dict[str, Stat]
     meets_goal: bool | None  # None: no --goal
 
 
-@dataclass(frozen=True)
+@frozen
 class Sweep:
     plan: SweepPlan
     points: tuple[PointResult, ...]

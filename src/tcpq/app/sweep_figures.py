@@ -1,14 +1,13 @@
 """The charts of a sweep as plain data, for report/sweep_html.py: a heatmap per metric over two
 varied keys (first key down, second across), a line per metric over one key. Pure."""
 
-from dataclasses import dataclass
-
 from tcpq.app.sweep import Sweep
+from tcpq.records import frozen
 
 MAX_CHARTED_AXES = 2
 
 
-@dataclass(frozen=True)
+@frozen
 class Heatmap:
     name: str  # an id: [a-z0-9-]+
     metric: str
@@ -20,7 +19,7 @@ class Heatmap:
     meets: list[list[bool | None]]  # the same, whether the point meets every --goal (None: no goal)
 
 
-@dataclass(frozen=True)
+@frozen
 class LineChart:
     name: str
     metric: str

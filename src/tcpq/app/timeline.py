@@ -7,9 +7,9 @@ renderer only picks glyphs (DESIGN.md: renderers never compute). Pure: a TimeSer
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
+from tcpq.records import frozen
 from tcpq.types import TimeSeries
 
 
@@ -21,7 +21,7 @@ class Kind(StrEnum):
     CUMULATIVE = "cumulative"  # a running total since the start
 
 
-@dataclass(frozen=True)
+@frozen
 class Moving:
     """A series that changes during the run."""
 
@@ -42,7 +42,7 @@ class Moving:
     full: bool = False  # the accept queue went above its limit (it holds limit + 1)
 
 
-@dataclass(frozen=True)
+@frozen
 class Constant:
     """A series with the same value at every sample: a word in a summary line, not a row."""
 
@@ -53,7 +53,7 @@ class Constant:
     full: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Timeline:
     samples: int
     interval_s: float | None  # None without samples
@@ -61,7 +61,7 @@ class Timeline:
     constant: list[Constant]
 
 
-@dataclass(frozen=True)
+@frozen
 class Bar:
     """One glyph of a sparkline: 0 (lowest) to steps - 1 (the top, reached only at `top`)."""
 

@@ -10,7 +10,7 @@ other.
 
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from tcpq.kernel.sysctls import SYSCTLS
 from tcpq.kernel.versions import parse_version
 from tcpq.lab import sandbox
 from tcpq.lab.runner import run_lab
+from tcpq.records import frozen
 from tcpq.scenario import scenario_from_dict
 from tcpq.sim.runner import simulate
 from tcpq.types import CheckResult, RunResult, Verdict
@@ -25,7 +26,7 @@ from tcpq.types import CheckResult, RunResult, Verdict
 Metric = tuple[str, Callable[[RunResult], object]]
 
 
-@dataclass(frozen=True)
+@frozen
 class ScenarioCheck:
     id: str
     claim: str
@@ -35,7 +36,7 @@ class ScenarioCheck:
     long: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class DefaultCheck:
     id: str
     claim: str

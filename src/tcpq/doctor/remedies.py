@@ -5,8 +5,7 @@ suggest different values, and none suggests less than the listener already has o
 already asks for.
 """
 
-from dataclasses import dataclass
-
+from tcpq.records import frozen
 from tcpq.types import (
     AppChange,
     Listener,
@@ -28,7 +27,7 @@ MIN_SUGGESTED_BACKLOG = 128
 WILDCARD_V4, WILDCARD_V6 = "0.0.0.0", "::"
 
 
-@dataclass(frozen=True)
+@frozen
 class BacklogPlan:
     """The backlog to ask for and the somaxconn it needs (None: somaxconn already allows it)."""
 

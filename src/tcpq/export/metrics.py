@@ -9,13 +9,13 @@ for the ~12 TCP state names.
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from tcpq.kernel.resolve import default_port_range
+from tcpq.records import frozen
 from tcpq.types import Listener, Snapshot
 
 
@@ -28,7 +28,7 @@ LISTENER_LABELS = ("netns", "address", "port", "process")
 NETNS_LABELS = ("netns",)
 
 
-@dataclass(frozen=True)
+@frozen
 class MetricSpec:
     """One exported metric. `name` is the sample name (counters end in _total); `source` says
     where the value comes from: "listener.<attribute>", "counter.<nstat name>", "sysctl",
@@ -160,7 +160,7 @@ EPHEMERAL_RANGE = "net.ipv4.ip_local_port_range"
 EPHEMERAL_PORT = "ephemeral"
 
 
-@dataclass(frozen=True)
+@frozen
 class ScrapeStats:
     """What the exporter knows about itself at this scrape."""
 
@@ -169,7 +169,7 @@ class ScrapeStats:
     snapshot_age_s: float = 0.0
 
 
-@dataclass(frozen=True)
+@frozen
 class ListenerSeries:
     """The values of one listener label set: a listener, or the sum of those sharing the labels
     (folded ephemeral ports, or SO_REUSEPORT sockets of one program)."""

@@ -23,6 +23,7 @@ from prometheus_client.registry import CollectorRegistry
 from tcpq.app import host_session as session
 from tcpq.errors import TcpqError, Terminated
 from tcpq.export.metrics import ScrapeStats, build_families
+from tcpq.records import frozen
 from tcpq.types import Snapshot
 from tcpq.units import parse_duration
 
@@ -34,7 +35,7 @@ IDLE_S = 3600.0  # the main thread only waits for a signal
 ScanFunction = Callable[[session.Targets, float | None], session.Scan]
 
 
-@dataclass(frozen=True)
+@frozen
 class ExportConfig:
     host: str
     port: int
@@ -140,7 +141,7 @@ def parse_min_interval(text: str) -> float:
     return seconds
 
 
-@dataclass(frozen=True)
+@frozen
 class Serving:
     url: str
     cache: ScanCache

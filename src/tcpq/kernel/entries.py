@@ -7,10 +7,10 @@ entries are in `sysctl_data`, `counter_data` and `state_data`, the lookups in `s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 from tcpq.kernel.versions import KernelVersion
+from tcpq.records import frozen
 
 # -- sysctls -------------------------------------------------------------------------------
 
@@ -35,7 +35,7 @@ SysctlValue = int | tuple[int, int]
 """A sysctl value; the tuple form is only used by ip_local_port_range."""
 
 
-@dataclass(frozen=True)
+@frozen
 class DefaultSince:
     """The default that holds from `since` until the next entry; None means the sysctl is absent."""
 
@@ -43,7 +43,7 @@ class DefaultSince:
     value: SysctlValue | None
 
 
-@dataclass(frozen=True)
+@frozen
 class SeedClaim:
     """A claim from a seed article, whether it holds, what is true instead and since when."""
 
@@ -53,7 +53,7 @@ class SeedClaim:
     since: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Sysctl:
     """One sysctl: defaults by version, meaning on 6.18, history and seed verdicts."""
 
@@ -108,7 +108,7 @@ class CounterFile(StrEnum):
     SNMP = "/proc/net/snmp"
 
 
-@dataclass(frozen=True)
+@frozen
 class Counter:
     """One counter: how tools name it, what it counts and where the kernel increments it."""
 
@@ -185,7 +185,7 @@ class TcpState(IntEnum):
     BOUND_INACTIVE = 13
 
 
-@dataclass(frozen=True)
+@frozen
 class StateInfo:
     """What a state means, how it is entered and left, and what `ss`/`netstat` call it."""
 

@@ -6,7 +6,6 @@ so every alias of every entry goes into one index; a miss suggests the nearest s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from tcpq.errors import UnknownTerm
@@ -15,6 +14,7 @@ from tcpq.kernel.counters import COUNTERS, Counter, counter_aliases
 from tcpq.kernel.states import STATES, StateInfo, find_state, state_aliases
 from tcpq.kernel.sysctls import SYSCTLS, Sysctl, SysctlValue, sysctl_aliases
 from tcpq.kernel.versions import KernelVersion, format_version
+from tcpq.records import frozen
 
 MAX_SUGGESTIONS = 5
 SUGGESTION_CUTOFF = 0.6
@@ -26,7 +26,7 @@ class EntryKind(StrEnum):
     STATE = "state"
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """A catalogue item found by `explain`, tagged with its kind and canonical name."""
 

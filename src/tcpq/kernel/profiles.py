@@ -5,11 +5,11 @@ A profile is a set of switches, never an `if version >= ...` inside the model. S
 only behaviour that no sysctl exposes.
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from tcpq.errors import UnsupportedKernel
 from tcpq.kernel.versions import KernelVersion, format_version, parse_version
+from tcpq.records import frozen
 
 
 class SynQueueRule(StrEnum):
@@ -29,7 +29,7 @@ class SynSentExpiry(StrEnum):
     RETRANSMIT_COUNT = "retransmits >= tcp_syn_retries + tcp_syn_linear_timeouts"
 
 
-@dataclass(frozen=True)
+@frozen
 class Profile:
     """Behaviour switches in force from `since` up to the next profile."""
 

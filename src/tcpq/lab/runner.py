@@ -6,7 +6,6 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from tcpq.model.listener import inet_csk_listen_start
 from tcpq.model.netns import Netns, Settings
 from tcpq.observe.netns import resolve_netns
 from tcpq.observe.procfs import read_counters
+from tcpq.records import frozen
 from tcpq.run.arrivals import arrival_times
 from tcpq.run.settings import effective_sysctls, requested_sysctls
 from tcpq.run.summary import ClientRecord, RunCounters, RunKernel, run_result, sample_interval
@@ -266,7 +266,7 @@ def _timing_notes(report: ClientReport) -> list[str]:
     return notes
 
 
-@dataclass(frozen=True)
+@frozen
 class PeakEvidence:
     """What proves a queue peak: server-namespace counters moved between "go" and T0 + duration."""
 

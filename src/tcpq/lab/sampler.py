@@ -25,6 +25,7 @@ from tcpq.model import mib
 from tcpq.observe.inet_diag import dump_tcp
 from tcpq.observe.netns import NetnsRef, run_in_netns
 from tcpq.observe.procfs import read_counters
+from tcpq.records import frozen
 
 STATES = frozenset({TcpState.LISTEN, TcpState.SYN_RECV})
 # 20 Hz. Faster sampling disturbs what it measures: a 200 Hz inet_diag loop keeps one of this
@@ -35,7 +36,7 @@ PERIOD_S = 0.05
 THREAD_NET = Path("/proc/thread-self/net")
 
 
-@dataclass(frozen=True)
+@frozen
 class Peak:
     value: int
     exact: bool  # False: `value` is a lower bound (the samples may have missed the peak)

@@ -21,10 +21,10 @@ import socket
 import struct
 import sys
 import time
-from dataclasses import dataclass
 
 from tcpq.errors import TcpqError
 from tcpq.lab.wire import WaveConfig, WavePackets, parse_go
+from tcpq.records import frozen
 
 ETH_P_IP = 0x0800
 SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>; Python's socket module lacks the constants
@@ -43,7 +43,7 @@ class SplitWave(TcpqError):
     """The clients' timers fell into two timer-wheel buckets: two waves, not one."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Wave:
     """One timer-driven wave of retransmitted SYNs at the server's interface (this program's
     output, read by `tcpq lab calibrate`): the receive times of its SYNs and of the final

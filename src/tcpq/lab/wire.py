@@ -14,16 +14,17 @@ with a RelayStats line.
 """
 
 import json
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, fields
 from types import GenericAlias, NoneType, UnionType
 from typing import Any, ClassVar, Self, TypeVar
 
 from tcpq.errors import ParseError
+from tcpq.records import frozen
 
 REPR_CHARS = 40  # of a wrong value quoted in an error: enough to recognise it, not a megabyte
 
 
-@dataclass(frozen=True)
+@frozen
 class Message:
     """A message's JSON form: its fields in order, nested messages as objects, tuples as lists."""
 
@@ -170,7 +171,7 @@ def parse_go(line: str) -> tuple[bool, float | None]:
 ACCEPT_MODES = frozenset({"never", "immediate", "rate", "workers"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ServerConfig(Message):
     ABOUT: ClassVar[str] = "tcpq's config for the lab's server"
     CHOICES: ClassVar[dict[str, frozenset[str]]] = {"accept": ACCEPT_MODES}
@@ -195,7 +196,7 @@ class ServerConfig(Message):
     wait_for_go: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class ServerAccepts(Message):
     ABOUT: ClassVar[str] = "the lab server's accept() times, with log_accepts"
 
@@ -209,7 +210,7 @@ class ServerAccepts(Message):
 OUTCOMES = frozenset({"connected", "refused", "reset", "timed_out", "no_port", "pending"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ClientGroup(Message):
     ABOUT: ClassVar[str] = "a client group of tcpq's config for the client generator"
 
@@ -220,7 +221,7 @@ class ClientGroup(Message):
     close_after_s: float | None
 
 
-@dataclass(frozen=True)
+@frozen
 class ClientConfig(Message):
     ABOUT: ClassVar[str] = "tcpq's config for the lab's client generator"
 
@@ -230,7 +231,7 @@ class ClientConfig(Message):
     groups: tuple[ClientGroup, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ClientReport(Message):
     """Each attempt's outcome and times; every time after T0 is in seconds from T0."""
 
@@ -251,7 +252,7 @@ class ClientReport(Message):
 # -- the attacker (lab/attacker.py) ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class AttackConfig(Message):
     ABOUT: ClassVar[str] = "tcpq's config for the lab's attacker"
 
@@ -263,7 +264,7 @@ class AttackConfig(Message):
     seed: int = 1  # initial sequence numbers
 
 
-@dataclass(frozen=True)
+@frozen
 class AttackReport(Message):
     ABOUT: ClassVar[str] = "the attacker's report to tcpq"
 
@@ -283,7 +284,7 @@ RELAY_SPIN_US = 100  # the relay's early wake-up when the config names none (lin
 RELAY_NICE = -10  # this process only; without CAP_SYS_NICE it keeps the default
 
 
-@dataclass(frozen=True)
+@frozen
 class LinkConfig(Message):
     ABOUT: ClassVar[str] = "tcpq's config for the link's relay"
 
@@ -297,7 +298,7 @@ class LinkConfig(Message):
     nice: int = RELAY_NICE
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectionStats(Message):
     ABOUT: ClassVar[str] = "one direction of the relay's counters"
 
@@ -306,7 +307,7 @@ class DirectionStats(Message):
     forwarded: int
 
 
-@dataclass(frozen=True)
+@frozen
 class RelayStats(Message):
     ABOUT: ClassVar[str] = "the link relay's counters"
 
@@ -326,7 +327,7 @@ class RelayStats(Message):
 # -- tcpq lab calibrate's probes (lab/probe.py, lab/wave.py) -----------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeConfig(Message):
     ABOUT: ClassVar[str] = "tcpq lab calibrate's config for its client probe"
     CHOICES: ClassVar[dict[str, frozenset[str]]] = {"mode": frozenset({"spaced", "burst"})}
@@ -340,14 +341,14 @@ class ProbeConfig(Message):
     repeat: int = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeResult(Message):
     ABOUT: ClassVar[str] = "the client probe's result"
 
     result: tuple[float, ...]  # spaced: when each connect() returned; burst: seconds per call
 
 
-@dataclass(frozen=True)
+@frozen
 class WaveConfig(Message):
     ABOUT: ClassVar[str] = "tcpq lab calibrate's config for its wave probe"
     CHOICES: ClassVar[dict[str, frozenset[str]]] = {"switch": frozenset({"relisten", "drain"})}
@@ -361,7 +362,7 @@ class WaveConfig(Message):
     new_backlog: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class WavePackets(Message):
     ABOUT: ClassVar[str] = "the wave probe's packets"
 

@@ -8,17 +8,17 @@ or enters it in a short-lived helper thread: network namespaces are per thread, 
 own threads never move.
 """
 
-import ctypes
 import os
 import re
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from tcpq.errors import PermissionDenied, TcpqError
+from tcpq.records import frozen
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class NetnsGone(TcpqError):
     a sweep of every namespace reports it as not seen and goes on."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class NetnsRef:
     """A network namespace and how to reach and label it.
 
@@ -276,6 +276,8 @@ def _setns(fd: int) -> None:
     if sys.version_info >= (3, 12):
         os.setns(fd, os.CLONE_NEWNET)
         return
+    import ctypes  # only here: 1-2 ms of import, paid only when entering another namespace
+
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()

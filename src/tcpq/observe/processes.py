@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpq.observe.runtime import detect_runtime
+from tcpq.records import frozen
 from tcpq.types import Runtime
 
 SOCKET_PREFIX = "socket:["  # how /proc/PID/fd shows a socket: "socket:[INODE]" (fs/proc/fd.c)
@@ -43,7 +44,7 @@ UNOWNED_TTL_CALLS = 256  # an inode not asked about for this many calls is forgo
 UNOWNED_PRUNE_EVERY = 64
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class ProcessRef:
     """A process that holds a socket: its pid and its name as the kernel knows it (comm)."""
 
@@ -118,7 +119,7 @@ def _read_stat(pid_fd: int) -> tuple[str, int, str] | None:
     return None if parsed is None else (*parsed, parse_state(text))
 
 
-@dataclass(frozen=True)
+@frozen
 class Holders:
     """What `holders()` found: socket inode → the processes holding it, by pid."""
 

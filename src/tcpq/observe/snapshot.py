@@ -172,18 +172,22 @@ def take_snapshot(
     attribution: Attribution = Attribution.ALL,
     *,
     clock: Clock = host_clock,
+    search: HolderSearch | None = None,
 ) -> Snapshot:
     """One sample of a namespace; with `previous`, listener drops become rates. `process_map`
     caches between samples; None reads the processes once, for this sample only. Sockets that
     `attribution` leaves out show no owner, and the views of owners (states per process, CLOSE_WAIT
-    piles, sockets without a process) are left empty (None for the last) rather than wrong."""
+    piles, sockets without a process) are left empty (None for the last) rather than wrong.
+    `search`: a HolderSearch the caller started earlier, whose walk is under way (its one answer
+    is this snapshot's)."""
     # One sample that names the listeners' processes: walk the fds on another CPU while the
     # sockets are read. (Not for every socket: sending 100k owners back costs what it saves.)
     searching = process_map is None and attribution is Attribution.LISTENERS
-    with holder_search() if searching else nullcontext() as search:
+    started = nullcontext(search) if search is not None else None
+    with started or (holder_search() if searching else nullcontext()) as walking:
         readings = _gather(ref, by_inode=attribution is Attribution.ALL)
         at = clock()
-        owners, unreadable = _owners(readings.agg, process_map, attribution, search)
+        owners, unreadable = _owners(readings.agg, process_map, attribution, walking if searching else None)
     return assemble(
         readings,
         netns=netns_label(ref),

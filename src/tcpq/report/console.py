@@ -4,7 +4,6 @@ imported only by commands that draw."""
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from rich import box
 from rich.cells import cell_len
@@ -13,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from tcpq.records import frozen
 from tcpq.report.theme import THEME
 
 PROGRESS_AFTER_S = 1.0
@@ -102,7 +102,7 @@ def steps(total: int) -> Iterator[Callable[[float, str], None]]:
 Cell = str | Text
 
 
-@dataclass(frozen=True)
+@frozen
 class Col:
     """A table column: values keep their full width on one line; `prose` wraps at word boundaries."""
 

@@ -3,16 +3,16 @@
 which of the effective values differ from the kernel's defaults."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from tcpq.kernel.resolve import resolve_sysctls, sysctl_defaults
 from tcpq.kernel.versions import KernelVersion
+from tcpq.records import frozen
 from tcpq.scenario import KernelSection
 
 SysctlValues = dict[str, int | tuple[int, int]]
 
 
-@dataclass(frozen=True)
+@frozen
 class NamespaceSysctls:
     server: SysctlValues
     client: SysctlValues
@@ -37,7 +37,7 @@ def effective_sysctls(kernel: KernelSection, version: KernelVersion, origin: str
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Differences:
     """The effective sysctls set against `version`'s defaults, as RunResult carries them."""
 

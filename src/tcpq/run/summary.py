@@ -4,7 +4,6 @@ client times as percentiles and histograms, the reported counters, and what the 
 its own way; from here on a RunResult of either is built alike, so `tcpq compare` diffs them."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from tcpq.kernel.versions import KernelVersion, format_version
 from tcpq.model import mib
 from tcpq.model.client import Outcome
 from tcpq.model.constants import US_PER_S
+from tcpq.records import frozen
 from tcpq.run.settings import NamespaceSysctls, differences
 from tcpq.scenario import Scenario
 from tcpq.types import (
@@ -50,7 +50,7 @@ def percentiles(samples_us: Sequence[int]) -> Percentiles:
     return Percentiles(round(p50, 6), round(p90, 6), round(p99, 6), round(int(values.max()) / US_PER_S, 6))
 
 
-@dataclass(frozen=True)
+@frozen
 class RunKernel:
     """The kernel a run used: the model's version and profile, or the running kernel's."""
 
@@ -59,7 +59,7 @@ class RunKernel:
     sysctls: NamespaceSysctls  # effective, per namespace (run/settings.py)
 
 
-@dataclass(frozen=True)
+@frozen
 class ClientRecord:
     """What the run's clients did, however it was counted (the simulated connections, the lab
     generator's report): how each attempt ended, and the times in µs before any summary."""
@@ -91,7 +91,7 @@ def client_summary(record: ClientRecord, request_mode: bool) -> ClientSummary:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class RunCounters:
     """The nstat counters each namespace added over the run's duration."""
 

@@ -4,7 +4,6 @@ Frame on the screen, updating the table's cells in place so a refresh never flic
 
 import asyncio
 import signal
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,6 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tcpq.app.host_session import Scan
+from tcpq.records import frozen
 from tcpq.top import model
 from tcpq.top.source import Feed, ScanSource
 
@@ -22,7 +22,7 @@ FILTER_HINT = "filter: address:port, process or namespace (Enter keeps it, Esc c
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # end the view like `q`, then exit 128 + signal
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """Why the app stopped, for the CLI: a key, Ctrl-C, a signal, a reader error or the end."""
 

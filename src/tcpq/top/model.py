@@ -3,9 +3,10 @@ paused) to the rows and lines on screen. Pure (no Textual, no I/O), so every key
 unit-tested on hand-built Snapshots; app.py only puts these strings on the screen."""
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from tcpq.app.host_session import NotSeen, Sample, Scan, status_counter_names
+from tcpq.records import frozen
 from tcpq.types import Listener
 
 ALL = "all"  # the scope that shows every namespace the source read
@@ -14,7 +15,7 @@ LISTENER_CAP = 200  # rows a terminal can usefully show; the rest are counted as
 NO_RATE = -1.0  # sorts a listener whose drops/s is unknown below one that drops nothing
 
 
-@dataclass(frozen=True)
+@frozen
 class Column:
     key: str
     label: str
@@ -37,7 +38,7 @@ COLUMN_KEYS = tuple(column.key for column in COLUMNS)
 _BY_KEY = {column.key: column for column in COLUMNS}
 
 
-@dataclass(frozen=True)
+@frozen
 class ViewState:
     """What the keys change. `descending` is the direction of the sort column."""
 
@@ -48,13 +49,13 @@ class ViewState:
     paused: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Row:
     listener: Listener
     cells: tuple[str, ...]  # in COLUMNS order
 
 
-@dataclass(frozen=True)
+@frozen
 class Frame:
     """One screen: the title line, the listener rows, what the cap left out, the summary lines."""
 

@@ -12,13 +12,13 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from tcpq.kernel.states import TcpState
 from tcpq.observe.netns import NetnsGone, NetnsRef, list_netns, proc_net_for, run_in_netns
 from tcpq.observe.processes import ProcessMap
 from tcpq.observe.snapshot import netns_label
+from tcpq.records import frozen
 from tcpq.trace.events import Endpoint, Kind, TraceEvent
 
 WILDCARDS = frozenset({"0.0.0.0", "::"})
@@ -32,13 +32,13 @@ INODE_COLUMN = 9
 SERVER_SIDE = frozenset({Kind.SYNACK_RETRANSMIT, Kind.RESET_SENT})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Owner:
     pid: int
     comm: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class ListenerRef:
     netns: str
     address: str
@@ -46,7 +46,7 @@ class ListenerRef:
     owners: tuple[Owner, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Attribution:
     """`by` says how it was told: "pointer", "tuple", "port" (the only listener on that port in
     any namespace) or "" (unknown)."""
@@ -60,7 +60,7 @@ class Attribution:
 UNKNOWN = Attribution(None, None, None, "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Sock:
     netns: str
     state: int

@@ -8,10 +8,10 @@ text is hashed exactly as /proc/net/tcp hashes it. Parsing the text costs â‰ˆ6 Â
 """
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 
 from tcpq.errors import ParseError
+from tcpq.records import frozen
 
 # "<idle>-0       [001] ..s2.   345.858495: tcp_retransmit_skb: skbaddr=... state=TCP_SYN_SENT err=0"
 # The task name may hold anything, so the line is anchored on the CPU column and the timestamp.
@@ -39,7 +39,7 @@ KIND_OF_EVENT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Endpoint:
     address: str
     port: int
@@ -48,7 +48,7 @@ class Endpoint:
         return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class TraceEvent:
     """One tracepoint hit. `local` is the side of the socket the event is about (the listener's
     address for a SYN-ACK retransmission, the sender's for a reset); `sk`/`skb` are the hashed
@@ -68,7 +68,7 @@ class TraceEvent:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Lost:
     """trace_pipe's own "CPU:N [LOST M EVENTS]": the buffer overwrote events before we read them."""
 

@@ -6,10 +6,11 @@ comes from the running kernel's format file, never from a table in tcpq.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from tcpq.errors import ParseError
 from tcpq.kernel.states import TcpState
+from tcpq.records import frozen
 
 _FIELD = re.compile(
     r"^\s*field:(?P<decl>.+?);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<signed>\d+);"
@@ -23,7 +24,7 @@ _SECTION = re.compile(r"^=== events/(\w+)/(\w+)\s*$")
 _KNOWN_CONSTANTS = {f"TCP_{state.name}": int(state) for state in TcpState}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Field:
     name: str
     type: str
@@ -32,7 +33,7 @@ class Field:
     signed: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class EventFormat:
     """One tracepoint as the running kernel describes it."""
 

@@ -6,8 +6,8 @@ or a name that is not there), not from the version string.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from tcpq.records import frozen
 from tcpq.trace.formats import EventFormat
 
 EVENTS: tuple[tuple[str, str], ...] = (
@@ -35,7 +35,7 @@ ESTABLISHMENT_STATES = ("TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_NEW_SYN_RECV", "TCP
 TCP_REASON_PREFIX = "TCP_"
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     """Events to enable (system/name → filter, "" for none) and the kernel's gaps, one line each."""
 

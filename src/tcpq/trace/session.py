@@ -25,6 +25,7 @@ from tcpq.errors import TcpqError, Terminated
 from tcpq.observe.netns import NetnsGone, NetnsRef, list_netns, proc_net_for, resolve_netns, run_in_netns
 from tcpq.observe.procfs import read_counters
 from tcpq.observe.snapshot import netns_label
+from tcpq.records import frozen
 from tcpq.trace import instance as tracefs
 from tcpq.trace.attribute import Attribution, SocketIndex
 from tcpq.trace.events import Kind, Lost, TraceEvent, parse_line
@@ -53,7 +54,7 @@ RESETS_REMEMBERED = 4096  # sent resets waiting for the drop of the same skb (ab
 KPTR_RESTRICT = Path("/proc/sys/kernel/kptr_restrict")
 
 
-@dataclass(frozen=True)
+@frozen
 class TraceOptions:
     port: int | None = None
     netns: str = "all"
@@ -62,7 +63,7 @@ class TraceOptions:
     interval_s: float = INTERVAL_S
 
 
-@dataclass(frozen=True)
+@frozen
 class Started:
     instance: str
     tracefs: str  # "private" or the host's mount point
@@ -72,7 +73,7 @@ class Started:
     missing: list[str]
 
 
-@dataclass(frozen=True)
+@frozen
 class EventRecord:
     t: float  # seconds since the start
     event: TraceEvent
@@ -80,20 +81,20 @@ class EventRecord:
     paired_reset: bool  # a drop whose skb a reset answered, or that reset itself
 
 
-@dataclass(frozen=True)
+@frozen
 class Interval:
     t: float
     namespaces: list[NetnsInterval]
 
 
-@dataclass(frozen=True)
+@frozen
 class LostTotals:
     pipe: int  # "[LOST N EVENTS]" lines trace_pipe printed
     overrun: int  # per_cpu/*/stats
     dropped: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Summary:
     duration_s: float
     events: int

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tcpq.records import frozen
 from tcpq.trace.attribute import Attribution, ListenerRef
 from tcpq.trace.events import Kind, TraceEvent
 
@@ -62,7 +63,7 @@ def deltas(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int
     return {name: max(0, after.get(name, 0) - before.get(name, 0)) for name in COUNTERS}
 
 
-@dataclass(frozen=True)
+@frozen
 class NetnsInterval:
     """One namespace over one interval (or the whole run): counter deltas beside event counts.
 
@@ -106,7 +107,7 @@ class NetnsTally:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class ListenerSummary:
     listener: ListenerRef
     counts: dict[str, int]
