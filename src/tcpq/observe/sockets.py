@@ -170,7 +170,7 @@ def _line_pattern(address_digits: int) -> re.Pattern[str]:
 
 
 # Compiled at the first /proc fallback (1.4 ms at import otherwise, on every host command).
-_ADDRESS_DIGITS = {socket.AF_INET: 8, socket.AF_INET6: 32}
+_ADDRESS_DIGITS: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 32}
 
 
 @cache
