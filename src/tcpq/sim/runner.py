@@ -1,10 +1,12 @@
 """Scenario → RunResult: build the namespaces and the world, feed arrivals, run, summarise."""
 
+import gc
 import math
 import random
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -411,7 +413,8 @@ def simulate(
     sampler = _Sampler(engine, world, sample_interval(scenario.duration), scenario.duration)
     duration = scenario.duration
     progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
-    engine.run(duration, progress, every=max(1, duration // 200))
+    with _rare_collections():
+        engine.run(duration, progress, every=max(1, duration // 200))
     return run_result(
         Source.SIM,
         scenario,
@@ -424,6 +427,26 @@ def simulate(
         overrides,
         attack_syns=len(attack_times),
     )
+
+
+# A run allocates a few small objects per event (the event, a packet, a timer) and keeps its
+# connections to the end. CPython's collector looks for cycles every 700 allocations, walking
+# the young objects and, every tenth time, the older ones: ~15 % of a heavy run's CPU (perf:
+# gc_collect_main, visit_decref, visit_reachable), finding almost nothing, since the model's
+# objects are freed by their reference counts. During a run it looks every million allocations
+# (heavy.toml at 20 s: 9.3-11.5 s -> 7.1-7.8 s; docs/benchmarks.md). Nothing else changes: no
+# result depends on when a cycle is collected.
+RUN_YOUNG_THRESHOLD = 1_000_000
+
+
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, RUN_YOUNG_THRESHOLD), middle, old)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
 
 
 def _listener(scenario: Scenario, world: World) -> ListenerSummary:
