@@ -1,6 +1,9 @@
 """The command line: exit codes, JSON shape (the contract), rendering and --out."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -97,3 +100,29 @@ def test_explain_and_suggestions() -> None:
     assert code == 0 and "128" in output
     code, output = run("explain", "listenoverflow")
     assert code == 2 and "did you mean" in output and "ListenOverflows" in output
+
+
+def _version(env: dict[str, str]) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tcpq", "--version"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def _core_imported(env: dict[str, str]) -> bool:
+    code = "from tcpq.simcore import compiled; print(compiled())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    return done.stdout.strip() == "True"
+
+
+def test_version_names_the_simulator_core_that_a_simulation_imports() -> None:
+    """`--version` judges from the files (the host commands never import the simulator);
+    a simulation imports the core: the two must agree, with and without TCPQ_PURE."""
+    plain = {key: value for key, value in os.environ.items() if key != "TCPQ_PURE"}
+    for env in (plain, plain | {"TCPQ_PURE": "1"}):
+        first, core = _version(env)
+        assert first.startswith("tcpq, version ")
+        assert core.startswith("simulator core: ")
+        assert core.endswith("compiled (mypyc)") == _core_imported(env)
+    assert _version(plain | {"TCPQ_PURE": "1"})[1] == "simulator core: pure Python (TCPQ_PURE=1)"

@@ -95,10 +95,27 @@ class _Group(click.Group):
             _interrupted(exc)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from tcpq.simcore import describe
+
+    click.echo(f"tcpq, version {__version__}")
+    click.echo(f"simulator core: {describe(os.path.dirname(__file__))}")
+    ctx.exit()
+
+
 @click.group(
     cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True
 )
-@click.version_option(__version__, prog_name="tcpq")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and which simulator core runs, and exit.",
+)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Linux TCP connection establishment: visible, explainable, predictable, reproducible.

@@ -85,3 +85,19 @@ def compiled() -> bool:
     from tcpq.sim import engine
 
     return not engine.__file__.endswith(".py") if engine.__file__ else False
+
+
+def describe(root: str) -> str:
+    """Which core a simulation would run, for `tcpq --version`, without importing it (the
+    host commands never load the simulator)."""
+    if os.environ.get("TCPQ_PURE"):
+        return "pure Python (TCPQ_PURE=1)"
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    directories = [os.path.join(root, "sim"), os.path.join(root, "model")]
+    engine = os.path.join(directories[0], "engine")
+    if not any(os.path.exists(engine + suffix) for suffix in EXTENSION_SUFFIXES):
+        return "pure Python (not compiled: `pip install -e .` compiles it where gcc and Python's headers are)"
+    if any(_stale(directory) for directory in directories if os.path.isdir(directory)):
+        return "pure Python (the compiled core is older than its sources)"
+    return "compiled (mypyc)"
