@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tcpq.cli import main
@@ -126,3 +127,22 @@ def test_version_names_the_simulator_core_that_a_simulation_imports() -> None:
         assert core.startswith("simulator core: ")
         assert core.endswith("compiled (mypyc)") == _core_imported(env)
     assert _version(plain | {"TCPQ_PURE": "1"})[1] == "simulator core: pure Python (TCPQ_PURE=1)"
+
+
+def test_the_command_collects_cycles_less_often_from_its_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tcpq` (`tcpq.__main__.run`) raises the young-generation threshold before the CLI is
+    imported and run, and leaves the older generations' thresholds as they were."""
+    import gc
+
+    import tcpq.cli
+    from tcpq import __main__ as entry
+
+    seen: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(tcpq.cli, "main", lambda: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    gc.set_threshold(700, before[1], before[2])  # Python's default, whatever ran before
+    try:
+        entry.run()
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(entry.COMMAND_YOUNG_THRESHOLD, before[1], before[2])]
