@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from tcpq.app import host_session as session
 from tcpq.report.doctor import render_findings, sysctl_file
 from tcpq.types import (
     AppChange,
@@ -24,7 +23,7 @@ from tcpq.types import (
 from ..golden import check_golden, render
 from .nslab import namespace
 from .test_golden import GOLDEN, WIDTHS, fits
-from .test_views import delete_after_listing, invoke
+from .test_views import delete_after_listing, delete_during_interval, invoke
 
 NS = "tcpq-test-web-frontend"
 FINDINGS = [
@@ -109,15 +108,10 @@ def test_doctor_all_names_a_vanished_namespace(monkeypatch: pytest.MonkeyPatch) 
 
 def test_doctor_all_vanishing_between_samples_in_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     with namespace() as ns:
-        real_sleep = session.time.sleep
-
-        def sleep(seconds: float) -> None:
-            subprocess.run(["ip", "netns", "del", ns.name], check=False, timeout=10)
-            real_sleep(seconds)
-
-        monkeypatch.setattr(session.time, "sleep", sleep)
+        clock = delete_during_interval(monkeypatch, ns.name)
         code, out, err = invoke("doctor", "--netns", "all", "--interval", "0.05")
         assert code in (0, 1), err
+        assert clock.deleted == 1
         assert f"not seen: {ns.name}" in out
         assert "the host namespace" in out
 

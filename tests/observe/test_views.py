@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +47,29 @@ def rec(
 def invoke(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.stdout, result.stderr
+
+
+class DeletingClock:
+    """host_session's `time` during a test: its first sleep (the interval between two samples)
+    deletes a namespace, then sleeps. Only host_session sees it. Patching `time.sleep` itself
+    also patched subprocess's own wait for `ip netns del`, whose sleeps started `ip netns del`
+    again, each inside the last (161 deep in one CI run, which then printed nothing)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.deleted = 0
+
+    def sleep(self, seconds: float) -> None:
+        if not self.deleted:
+            subprocess.run(["ip", "netns", "del", self.name], check=True, timeout=10)
+            self.deleted += 1
+        time.sleep(seconds)
+
+
+def delete_during_interval(monkeypatch: pytest.MonkeyPatch, name: str) -> DeletingClock:
+    clock = DeletingClock(name)
+    monkeypatch.setattr(session, "time", clock)
+    return clock
 
 
 def snapshot_of(
@@ -318,15 +342,10 @@ def test_vanished_namespace_in_the_terminal_views(monkeypatch: pytest.MonkeyPatc
 
 def test_namespace_vanishing_between_the_two_samples(monkeypatch: pytest.MonkeyPatch) -> None:
     with namespace() as ns:
-        real_sleep = session.time.sleep
-
-        def sleep(seconds: float) -> None:
-            subprocess.run(["ip", "netns", "del", ns.name], check=False, timeout=10)
-            real_sleep(seconds)
-
-        monkeypatch.setattr(session.time, "sleep", sleep)
+        clock = delete_during_interval(monkeypatch, ns.name)
         code, out, err = invoke("status", "--netns", "all", "--json", "--interval", "0.05")
         assert code == 0, err
+        assert clock.deleted == 1
         (gone,) = [item for item in json.loads(out)["not_seen"] if item["netns"] == ns.name]
         assert "interval" in gone["reason"]
 
@@ -347,16 +366,11 @@ def test_a_named_namespace_that_vanishes_is_still_an_error(monkeypatch: pytest.M
 
 def test_watch_keeps_naming_a_namespace_that_vanished(monkeypatch: pytest.MonkeyPatch) -> None:
     with namespace() as ns:
-        real_sleep = session.time.sleep
-
-        def sleep(seconds: float) -> None:
-            subprocess.run(["ip", "netns", "del", ns.name], check=False, timeout=10)
-            real_sleep(seconds)
-
-        monkeypatch.setattr(session.time, "sleep", sleep)
+        clock = delete_during_interval(monkeypatch, ns.name)
         args = ("status", "--netns", "all", "--watch", "--json", "--count", "2", "--interval", "0.05")
         code, out, err = invoke(*args)
         assert code == 0, err
+        assert clock.deleted == 1
         frames = [json.loads(line) for line in out.splitlines()]
         assert len(frames) == 2
         for frame in frames:
