@@ -14,10 +14,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from sim_throughput import timed_simulate
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,15 +25,7 @@ def one_run(scenario: Path, src: Path | None) -> tuple[float, int, int]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src)
-    started = time.perf_counter()
-    output = subprocess.run(
-        [sys.executable, "-m", "tcpq", "simulate", str(scenario), "--json"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-    wall = time.perf_counter() - started
+    wall, output = timed_simulate(scenario, env)
     data = json.loads(output)
     syns = int(data["clients"]["attempted"]) + int(data["client_counters"]["TcpExtTCPSynRetrans"])
     return wall, int(data["clients"]["attempted"]), syns

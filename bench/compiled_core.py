@@ -15,8 +15,9 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from sim_throughput import timed_simulate
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,16 +31,7 @@ def core_env(pure: bool) -> dict[str, str]:
 
 
 def one_run(scenario: Path, pure: bool) -> tuple[float, str]:
-    env = core_env(pure)
-    started = time.perf_counter()
-    output = subprocess.run(
-        [sys.executable, "-m", "tcpq", "simulate", str(scenario), "--json"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-    return time.perf_counter() - started, output
+    return timed_simulate(scenario, core_env(pure))
 
 
 def core_in_use(pure: bool) -> bool:

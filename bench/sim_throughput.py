@@ -22,15 +22,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def one_run(scenario: Path) -> tuple[float, dict[str, object]]:
+def timed_simulate(scenario: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Wall seconds and stdout of one whole `python -m tcpq simulate SCENARIO --json` (env:
+    the child's environment, default this one's). The other simulator benches time it so too."""
     started = time.perf_counter()
     output = subprocess.run(
         [sys.executable, "-m", "tcpq", "simulate", str(scenario), "--json"],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     ).stdout
-    return time.perf_counter() - started, json.loads(output)
+    return time.perf_counter() - started, output
+
+
+def one_run(scenario: Path) -> tuple[float, dict[str, object]]:
+    wall, output = timed_simulate(scenario)
+    return wall, json.loads(output)
 
 
 def main() -> None:
