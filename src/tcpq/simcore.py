@@ -33,8 +33,12 @@ class _SourcesFirst:  # a meta path finder (importlib.abc.MetaPathFinder's proto
         return None
 
 
+def _sources_preferred() -> bool:
+    return any(isinstance(finder, _SourcesFirst) for finder in sys.meta_path)
+
+
 def prefer_sources(packages: tuple[str, ...]) -> None:
-    if not any(isinstance(finder, _SourcesFirst) for finder in sys.meta_path):
+    if not _sources_preferred():
         sys.meta_path.insert(0, _SourcesFirst(packages))
 
 
@@ -89,15 +93,15 @@ def compiled() -> bool:
 
 def describe(root: str) -> str:
     """Which core a simulation would run, for `tcpq --version`, without importing it (the
-    host commands never load the simulator)."""
-    if os.environ.get("TCPQ_PURE"):
-        return "pure Python (TCPQ_PURE=1)"
+    host commands never load the simulator): what tcpq/__init__ decided at import, and
+    whether there is a compiled core to run at all."""
+    if _sources_preferred():  # installed at import: TCPQ_PURE=1, or a stale compiled core
+        if os.environ.get("TCPQ_PURE"):
+            return "pure Python (TCPQ_PURE=1)"
+        return "pure Python (the compiled core is older than its sources)"
     from importlib.machinery import EXTENSION_SUFFIXES
 
-    directories = [os.path.join(root, "sim"), os.path.join(root, "model")]
-    engine = os.path.join(directories[0], "engine")
+    engine = os.path.join(root, "sim", "engine")
     if not any(os.path.exists(engine + suffix) for suffix in EXTENSION_SUFFIXES):
         return "pure Python (not compiled: `pip install -e .` compiles it where gcc and Python's headers are)"
-    if any(_stale(directory) for directory in directories if os.path.isdir(directory)):
-        return "pure Python (the compiled core is older than its sources)"
     return "compiled (mypyc)"
