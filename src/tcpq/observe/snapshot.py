@@ -17,7 +17,7 @@ the same code from canned trees or records.
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -183,11 +183,16 @@ def take_snapshot(
     # One sample that names the listeners' processes: walk the fds on another CPU while the
     # sockets are read. (Not for every socket: sending 100k owners back costs what it saves.)
     searching = process_map is None and attribution is Attribution.LISTENERS
-    started = nullcontext(search) if search is not None else None
-    with started or (holder_search() if searching else nullcontext()) as walking:
+    if not searching:
+        walk: AbstractContextManager[HolderSearch | None] = nullcontext()
+    elif search is not None:
+        walk = nullcontext(search)  # the caller's, closed by the caller
+    else:
+        walk = holder_search()
+    with walk as walking:
         readings = _gather(ref, by_inode=attribution is Attribution.ALL)
         at = clock()
-        owners, unreadable = _owners(readings.agg, process_map, attribution, walking if searching else None)
+        owners, unreadable = _owners(readings.agg, process_map, attribution, walking)
     return assemble(
         readings,
         netns=netns_label(ref),
