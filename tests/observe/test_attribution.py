@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -113,7 +115,11 @@ time.sleep(60)
 """
 
 
-def test_every_holder_of_a_listener_is_named_without_attributing_the_rest() -> None:
+@contextmanager
+def shared_listener() -> Iterator[tuple[str, int, list[int], int]]:
+    """A namespace running SHARED_LISTENER: (its name, the master's pid, the pids of the
+    listener's other holders, the client's pid); the children are killed afterwards, and the
+    namespace must be gone."""
     try:
         with namespace() as ns:
             master = ns.python(SHARED_LISTENER, wait_for=None)
@@ -122,35 +128,7 @@ def test_every_holder_of_a_listener_is_named_without_attributing_the_rest() -> N
             assert ready == "ready", master.stderr.read() if master.stderr else ""
             worker1, worker2, receiver, client = map(int, pids)
             try:
-                ref = resolve_netns(ns.name)
-                full = take_snapshot(ref, ProcessMap(), attribution=Attribution.ALL)
-                shown = take_snapshot(ref, None, attribution=Attribution.LISTENERS)
-                none = take_snapshot(ref, None, attribution=Attribution.NONE)
-                with HolderSearch(shares=1) as started:  # as `status` starts it: before the rest
-                    early = take_snapshot(ref, None, attribution=Attribution.LISTENERS, search=started)
-
-                def holders_of(listeners: list[Listener], port: int) -> list[int]:
-                    (mine,) = [lst for lst in listeners if lst.port == port]
-                    return [p.pid for p in mine.processes]
-
-                expected = sorted([master.pid, worker1, worker2, receiver])
-                assert holders_of(full.listeners, 7211) == expected
-                assert holders_of(shown.listeners, 7211) == expected
-                assert holders_of(early.listeners, 7211) == expected
-                assert client in {row.pid for row in full.states_by_process}
-                assert shown.states_by_process == [] and shown.states_without_process is None
-                assert shown.states == full.states and shown.states_by_port == full.states_by_port
-                assert holders_of(none.listeners, 7211) == []
-                assert none.unreadable_processes == full.unreadable_processes
-
-                status = CliRunner().invoke(main, ["status", "--netns", ns.name, "--json", "--interval", "0"])
-                assert status.exit_code == 0, status.stderr
-                (listed,) = [lst for lst in json.loads(status.stdout)["listeners"] if lst["port"] == 7211]
-                assert [p["pid"] for p in listed["processes"]] == expected
-                states = CliRunner().invoke(main, ["states", "--netns", ns.name, "--by", "process", "--json"])
-                assert states.exit_code == 0, states.stderr
-                groups = json.loads(states.stdout)["groups"]
-                assert any(key.endswith(f"/{client}") for key in groups)  # every socket's owner
+                yield ns.name, master.pid, [worker1, worker2, receiver], client
             finally:
                 for pid in (worker1, worker2, receiver, client):
                     # The master has not reaped them while it runs: these pids are still ours.
@@ -160,34 +138,50 @@ def test_every_holder_of_a_listener_is_named_without_attributing_the_rest() -> N
         assert leftover_namespaces() == []
 
 
+def test_every_holder_of_a_listener_is_named_without_attributing_the_rest() -> None:
+    with shared_listener() as (name, master, others, client):
+        ref = resolve_netns(name)
+        full = take_snapshot(ref, ProcessMap(), attribution=Attribution.ALL)
+        shown = take_snapshot(ref, None, attribution=Attribution.LISTENERS)
+        none = take_snapshot(ref, None, attribution=Attribution.NONE)
+        with HolderSearch(shares=1) as started:  # as `status` starts it: before the rest
+            early = take_snapshot(ref, None, attribution=Attribution.LISTENERS, search=started)
+
+        def holders_of(listeners: list[Listener], port: int) -> list[int]:
+            (mine,) = [lst for lst in listeners if lst.port == port]
+            return [p.pid for p in mine.processes]
+
+        expected = sorted([master, *others])
+        assert holders_of(full.listeners, 7211) == expected
+        assert holders_of(shown.listeners, 7211) == expected
+        assert holders_of(early.listeners, 7211) == expected
+        assert client in {row.pid for row in full.states_by_process}
+        assert shown.states_by_process == [] and shown.states_without_process is None
+        assert shown.states == full.states and shown.states_by_port == full.states_by_port
+        assert holders_of(none.listeners, 7211) == []
+        assert none.unreadable_processes == full.unreadable_processes
+
+        status = CliRunner().invoke(main, ["status", "--netns", name, "--json", "--interval", "0"])
+        assert status.exit_code == 0, status.stderr
+        (listed,) = [lst for lst in json.loads(status.stdout)["listeners"] if lst["port"] == 7211]
+        assert [p["pid"] for p in listed["processes"]] == expected
+        states = CliRunner().invoke(main, ["states", "--netns", name, "--by", "process", "--json"])
+        assert states.exit_code == 0, states.stderr
+        groups = json.loads(states.stdout)["groups"]
+        assert any(key.endswith(f"/{client}") for key in groups)  # every socket's owner
+
+
 def test_status_of_one_namespace_names_every_holder_from_the_walk_it_starts_first() -> None:
     """`tcpq status --interval 0` of the namespace it runs in forks its fd walk before its own
     imports (cli_host): run as a user runs it, it still names every holder of the listener."""
-    try:
-        with namespace() as ns:
-            master = ns.python(SHARED_LISTENER, wait_for=None)
-            assert master.stdout is not None
-            ready, *pids = master.stdout.readline().split()
-            assert ready == "ready", master.stderr.read() if master.stderr else ""
-            worker1, worker2, receiver, client = map(int, pids)
-            try:
-                status = [sys.executable, "-m", "tcpq", "status", "--json", "--interval", "0"]
-                done = subprocess.run(
-                    ["ip", "netns", "exec", ns.name, *status],
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                )
-                assert done.returncode == 0, done.stderr
-                (listed,) = [lst for lst in json.loads(done.stdout)["listeners"] if lst["port"] == 7211]
-                expected = sorted([master.pid, worker1, worker2, receiver])
-                assert [p["pid"] for p in listed["processes"]] == expected
-            finally:
-                for pid in (worker1, worker2, receiver, client):
-                    if master.poll() is None:
-                        os.kill(pid, signal.SIGKILL)
-    finally:
-        assert leftover_namespaces() == []
+    with shared_listener() as (name, master, others, _client):
+        status = [sys.executable, "-m", "tcpq", "status", "--json", "--interval", "0"]
+        done = subprocess.run(
+            ["ip", "netns", "exec", name, *status], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        (listed,) = [lst for lst in json.loads(done.stdout)["listeners"] if lst["port"] == 7211]
+        assert [p["pid"] for p in listed["processes"]] == sorted([master, *others])
 
 
 def test_holders_on_this_host_find_a_listener_passed_to_a_child() -> None:
