@@ -223,6 +223,7 @@ class HostSection(_Strict):
     slice: Duration = REFERENCE_HOST.slice_us
     warm_wakeup: Duration = REFERENCE_HOST.warm_wakeup_us
     cold_after: Duration = REFERENCE_HOST.cold_after_us
+    cold_call: Duration = REFERENCE_HOST.cold_call_us
     timer_late: Annotated[tuple[int, ...], BeforeValidator(_durations)] = REFERENCE_HOST.timer_late_us
 
     def _kind_cost(self, key: str) -> int | None:
@@ -250,6 +251,7 @@ class HostSection(_Strict):
             slice_us=self.slice,
             warm_wakeup_us=self.warm_wakeup,
             cold_after_us=self.cold_after,
+            cold_call_us=self.cold_call,
             timer_late_us=self.timer_late,
         )
 

@@ -88,12 +88,28 @@ def test_connect_calls_of_a_burst_are_paced() -> None:
     """20 clients at once, 100 µs a call plus 10 µs for each of the three packets of the
     handshake processed inside it: by 1.9 ms, 15 have called connect()."""
     result = run(
-        {"connect_gap": "100us", "inline_packet_cost": "10us", "behind_client": 0.0},
+        {"connect_gap": "100us", "inline_packet_cost": "10us", "cold_call": "0us", "behind_client": 0.0},
         server={"backlog": 30, "accept": "never"},
         duration="1900us",
     )
     assert (result.clients.connected, result.clients.pending) == (15, 5)
     assert result.clients.connect_time_s.max < 0.0001  # each completes inside its own connect()
+
+
+def test_the_first_call_after_the_program_was_idle_is_slower() -> None:
+    """Two bursts of 10, 20 ms apart, 100 µs a call, the first of each burst 500 µs more
+    (calibrate: 100-350 µs here, against 12-27 µs for the calls after it). By 1.25 ms the
+    program has called connect() for 1 + 6 = 8 clients of the first burst (at 0, 0.6, 0.7 ...);
+    the second burst, after 20 ms idle, pays its first call again: 8 of it by 21.25 ms."""
+    host = {"connect_gap": "100us", "inline_packet_cost": "0us", "cold_call": "500us", "behind_client": 0.0}
+    server = {"backlog": 30, "accept": "never"}
+    first = run(host, server=server, duration="1250us", clients=[{"count": 10}])
+    assert (first.clients.connected, first.clients.pending) == (8, 2)
+    both = [{"count": 10}, {"count": 10, "at": "20ms"}]
+    second = run(host, server=server, duration="21250us", clients=both)
+    assert (second.clients.connected, second.clients.pending) == (18, 2)
+    warm = run({**host, "cold_after": "30ms"}, server=server, duration="21250us", clients=both)
+    assert (warm.clients.connected, warm.clients.pending) == (20, 0)  # not idle long enough
 
 
 def test_accept_cost_limits_how_fast_an_event_loop_drains() -> None:

@@ -185,17 +185,19 @@ def _generator_starts(lab: sandbox.Lab, port: int, times: list[float], duration_
     return sorted(t0 + t for t in report.started_s)
 
 
-def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[float]]:
+def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[float], list[float]]:
     """Wake-ups and connect gaps: TRIALS times, a fresh event-loop server and a fresh run of the
     lab's client generator with ROUNDS bursts of BURST clients, ROUND_S apart.
 
     Per burst: (first accept(), start of the last connect() call), both from the burst's
-    first call (its handshake completes inside that call on the lab link). Fresh processes
+    first call (its handshake completes inside that call on the lab link); the gaps between
+    calls; and apart, the first of them: the program slept ROUND_S before it. Fresh processes
     each trial, as in every lab run: where the scheduler puts a new server relative to the
     client program lasts for the whole run, so the latencies are taken over both placements.
     """
     firsts: list[tuple[float, float]] = []
     gaps: list[float] = []
+    cold_gaps: list[float] = []
     for trial in range(TRIALS):
         port = PORTS["burst"] + trial
         lifetime_s = ROUNDS * ROUND_S + 0.5
@@ -208,10 +210,11 @@ def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[fl
             if len(burst) < BURST:
                 break
             gaps += [later - earlier for earlier, later in itertools.pairwise(burst)]
+            cold_gaps.append(burst[1] - burst[0])
             after = [a for a in accepted if burst[0] <= a < burst[0] + ROUND_S]
             if after:
                 firsts.append((min(after) - burst[0], burst[-1] - burst[0]))
-    return firsts, gaps
+    return firsts, gaps, cold_gaps
 
 
 PLACEMENT_TRIALS = 10  # lab runs of the placement probe
@@ -429,7 +432,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
     bursts, waits, accept_gaps, connect_gaps, costs, timer_lateness = results
     assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(waits, list)
     assert isinstance(connect_gaps, list) and isinstance(costs, dict) and isinstance(timer_lateness, list)
-    firsts, burst_gaps = bursts
+    firsts, burst_gaps, cold_gaps = bursts
     if len(firsts) < TRIALS * ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
         raise TcpqError("calibrate: too few samples (the probes fell behind); try again on a quieter machine")
     # Medians: a burst's first calls after the program slept are slower, and a preempted
@@ -445,6 +448,8 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
     timing = HostTiming(
         hz=hz,
         connect_gap_us=round(gap * 1e6),
+        # The first call of a burst, after the program slept, against the calls after it.
+        cold_call_us=round(max(0.0, statistics.median(cold_gaps) - answered_gap) * 1e6),
         # Other packets (data, FIN, RST): a handshake packet's mean cost.
         packet_us=round((costs["syn"] + costs["synack"] + costs["child"]) / 3),
         syn_ns=round(costs["syn"] * 1000),
@@ -468,6 +473,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         "slice": len(waits),
         "accept": len(accept_gaps) + 1,
         "connect": len(connect_gaps) + 1,
+        "cold": len(cold_gaps),
         "packet": 2 * REPEAT,  # waves of WAVE clients
         "timer": len(timer_lateness),
     }

@@ -21,6 +21,9 @@ def render_calibration(calibration: Calibration, files: list[Path]) -> Group:
     table.add_row(
         "connect_gap", f"{timing.connect_gap_us} µs", f"between connect() calls ({samples['connect']})"
     )
+    table.add_row(
+        "cold_call", f"{timing.cold_call_us} µs", f"more for a burst's first call ({samples.get('cold', 0)})"
+    )
     costs = timing.costs()
     table.add_row("packet_cost", f"{timing.packet_us} µs", f"other packets ({samples['packet']} waves)")
     for key, value, what in (

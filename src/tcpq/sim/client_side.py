@@ -6,7 +6,7 @@ lifecycle.client_next.
 """
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tcpq.model import client as mclient
 from tcpq.model import mib, timewait
@@ -25,11 +25,17 @@ if TYPE_CHECKING:
 # Handlers run for every packet: the states and events they use are module constants, and
 # the methods they call on the link, the stats and the server side are bound once (in Side,
 # below and in `attach`), which saves an attribute lookup and a bound-method allocation per call.
-_SYN_SENT, _ESTABLISHED = ClientState.SYN_SENT, ClientState.ESTABLISHED
-_FIN_WAIT, _CLOSED = ClientState.FIN_WAIT, ClientState.CLOSED
-_CONNECT, _SYNACK, _CLOSE = ClientEvent.CONNECT, ClientEvent.SYNACK, ClientEvent.CLOSE
-_RETRIES_EXHAUSTED, _RST = ClientEvent.RETRIES_EXHAUSTED, ClientEvent.RST
-_TW_FULL, _TW_EXPIRED = ClientEvent.TW_FULL, ClientEvent.TW_EXPIRED
+_SYN_SENT: Final = ClientState.SYN_SENT
+_ESTABLISHED: Final = ClientState.ESTABLISHED
+_FIN_WAIT: Final = ClientState.FIN_WAIT
+_CLOSED: Final = ClientState.CLOSED
+_CONNECT: Final = ClientEvent.CONNECT
+_SYNACK: Final = ClientEvent.SYNACK
+_CLOSE: Final = ClientEvent.CLOSE
+_RETRIES_EXHAUSTED: Final = ClientEvent.RETRIES_EXHAUSTED
+_RST: Final = ClientEvent.RST
+_TW_FULL: Final = ClientEvent.TW_FULL
+_TW_EXPIRED: Final = ClientEvent.TW_EXPIRED
 
 
 class ClientSide(Side):
@@ -48,6 +54,11 @@ class ClientSide(Side):
         self.program_free_at = 0
         self.program_busy_until = 0  # when its queue of connect() calls will be done (at least)
         self.call_gap = 0
+        # A call after the program was idle `cold_after` µs or longer (and its first) takes
+        # `cold_call` µs longer (model/timing.py): the first connect() of a burst.
+        self.cold_call = 0
+        self.cold_after = 0
+        self.program_ran = False
         # An event-loop client (the lab's generator, ab, curl -Z) makes every connect() call
         # that is due before it looks at its sockets again: a request due meanwhile waits.
         self.connects_queued = False
@@ -141,8 +152,16 @@ class ClientSide(Side):
     def program_call(self) -> int:
         """When the client program really makes a call it wants to make now."""
         start = max(self.engine.now, self.program_free_at)
-        self.program_free_at = start + self.call_gap
+        self.end_call(start, self.call_gap)
         return start
+
+    def end_call(self, start: int, cost: int) -> None:
+        """The program makes a call at `start` that takes `cost` µs, longer when it comes after
+        the program was idle (cold: the first call of a burst); it is free again after it."""
+        if self.cold_call and (not self.program_ran or start - self.program_free_at >= self.cold_after):
+            cost += self.cold_call
+        self.program_ran = True
+        self.program_free_at = start + cost
 
     def request_due(self, conn: Conn) -> None:
         """The program wants to send the request: it does so at its next free call, after the

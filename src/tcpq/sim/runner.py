@@ -250,13 +250,16 @@ class _ClientProgram:
     """The client program: one connect() call at a time (model/timing.py). A call takes
     `connect_gap_us`, plus `inline_packet_us` for each packet the stack processes inside it (on an
     idle link the whole handshake, kernel-model §14.2), so a burst of N clients takes at least
-    N gaps to issue, longer when every handshake completes inside its call."""
+    N gaps to issue, longer when every handshake completes inside its call; its first call
+    after the program was idle takes `cold_call_us` longer."""
 
     def __init__(self, world: World, timing: HostTiming) -> None:
         self.world = world
         self.gap = timing.connect_gap_us
         self.packet_us = timing.inline_packet_us
         world.client.call_gap = timing.connect_gap_us
+        world.client.cold_call = timing.cold_call_us
+        world.client.cold_after = timing.cold_after_us
         self.waiting: deque[Conn] = deque()  # clients whose connect() the program has yet to call
         self.busy = False
         self.next_id = 0
@@ -294,7 +297,7 @@ class _ClientProgram:
         before = world.link.inline_packets
         world.client.start(conn)
         inline = world.link.inline_packets - before
-        world.client.program_free_at = now + self.gap + inline * self.packet_us
+        world.client.end_call(now, self.gap + inline * self.packet_us)
         if self.waiting:
             world.engine.at(world.client.program_free_at, self._connect)
         else:
@@ -345,8 +348,9 @@ def host_note(timing: HostTiming) -> str:
         return "host: ideal (no timer tick, no processing time)"
     wake = timing.wakeup_us
     wake_text = f"{wake[0]} µs" if len(wake) == 1 else f"{min(wake)}–{max(wake)} µs"
+    cold = f" (the first of a burst +{timing.cold_call_us} µs)" if timing.cold_call_us else ""
     return (
-        f"host: HZ {timing.hz}, connect() every {timing.connect_gap_us} µs, {timing.packet_us} µs"
+        f"host: HZ {timing.hz}, connect() every {timing.connect_gap_us} µs{cold}, {timing.packet_us} µs"
         f" a packet, wake-up {wake_text}, accept() {timing.accept_us} µs"
     )
 
