@@ -7,6 +7,7 @@ tcp_validate_incoming() (kernel-model §5).
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from tcpq.kernel.profiles import Profile, SynSentExpiry
 from tcpq.model import mib
@@ -53,7 +54,7 @@ def tcp_model_timeout(boundary: int, rto_base_us: int, rto_max_us: int) -> int:
     return ((2 << linear_backoff_thresh) - 1) * rto_base_us + (boundary - linear_backoff_thresh) * rto_max_us
 
 
-_BY_COUNT = SynSentExpiry.RETRANSMIT_COUNT  # a module constant: Enum member lookup is slow on 3.11
+_BY_COUNT: Final = SynSentExpiry.RETRANSMIT_COUNT  # a module constant: Enum member lookup is slow on 3.11
 
 
 def syn_sent_expired(ns: Netns, sock: ClientSock, now: int) -> bool:

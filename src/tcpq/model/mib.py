@@ -5,6 +5,7 @@ namespace reads exactly like `nstat -az` on a real one.
 """
 
 from collections import Counter
+from typing import Final
 
 from tcpq.kernel.counters import COUNTERS
 
@@ -18,33 +19,33 @@ def _nstat(name: str) -> str:
 
 
 # TcpExt (/proc/net/netstat)
-LISTEN_OVERFLOWS = _nstat("TcpExtListenOverflows")
-LISTEN_DROPS = _nstat("TcpExtListenDrops")
-REQQ_FULL_DROP = _nstat("TcpExtTCPReqQFullDrop")
-REQQ_FULL_DO_COOKIES = _nstat("TcpExtTCPReqQFullDoCookies")
-SYNCOOKIES_SENT = _nstat("TcpExtSyncookiesSent")
-SYNCOOKIES_RECV = _nstat("TcpExtSyncookiesRecv")
-SYNCOOKIES_FAILED = _nstat("TcpExtSyncookiesFailed")
-SYN_RETRANS = _nstat("TcpExtTCPSynRetrans")
-TIMEOUTS = _nstat("TcpExtTCPTimeouts")
-EMBRYONIC_RSTS = _nstat("TcpExtEmbryonicRsts")
-DEFER_ACCEPT_DROP = _nstat("TcpExtTCPDeferAcceptDrop")
-SYN_CHALLENGE = _nstat("TcpExtTCPSYNChallenge")
-CHALLENGE_ACK = _nstat("TcpExtTCPChallengeACK")
-ACK_SKIPPED_SYN_RECV = _nstat("TcpExtTCPACKSkippedSynRecv")
-TIMEWAIT_OVERFLOW = _nstat("TcpExtTCPTimeWaitOverflow")
-TW = _nstat("TcpExtTW")
-TW_KILLED = _nstat("TcpExtTWKilled")
-TW_RECYCLED = _nstat("TcpExtTWRecycled")
-ABORT_ON_TIMEOUT = _nstat("TcpExtTCPAbortOnTimeout")
-LOSS_PROBES = _nstat("TcpExtTCPLossProbes")
+LISTEN_OVERFLOWS: Final = _nstat("TcpExtListenOverflows")
+LISTEN_DROPS: Final = _nstat("TcpExtListenDrops")
+REQQ_FULL_DROP: Final = _nstat("TcpExtTCPReqQFullDrop")
+REQQ_FULL_DO_COOKIES: Final = _nstat("TcpExtTCPReqQFullDoCookies")
+SYNCOOKIES_SENT: Final = _nstat("TcpExtSyncookiesSent")
+SYNCOOKIES_RECV: Final = _nstat("TcpExtSyncookiesRecv")
+SYNCOOKIES_FAILED: Final = _nstat("TcpExtSyncookiesFailed")
+SYN_RETRANS: Final = _nstat("TcpExtTCPSynRetrans")
+TIMEOUTS: Final = _nstat("TcpExtTCPTimeouts")
+EMBRYONIC_RSTS: Final = _nstat("TcpExtEmbryonicRsts")
+DEFER_ACCEPT_DROP: Final = _nstat("TcpExtTCPDeferAcceptDrop")
+SYN_CHALLENGE: Final = _nstat("TcpExtTCPSYNChallenge")
+CHALLENGE_ACK: Final = _nstat("TcpExtTCPChallengeACK")
+ACK_SKIPPED_SYN_RECV: Final = _nstat("TcpExtTCPACKSkippedSynRecv")
+TIMEWAIT_OVERFLOW: Final = _nstat("TcpExtTCPTimeWaitOverflow")
+TW: Final = _nstat("TcpExtTW")
+TW_KILLED: Final = _nstat("TcpExtTWKilled")
+TW_RECYCLED: Final = _nstat("TcpExtTWRecycled")
+ABORT_ON_TIMEOUT: Final = _nstat("TcpExtTCPAbortOnTimeout")
+LOSS_PROBES: Final = _nstat("TcpExtTCPLossProbes")
 # Tcp (/proc/net/snmp)
-ACTIVE_OPENS = _nstat("TcpActiveOpens")
-PASSIVE_OPENS = _nstat("TcpPassiveOpens")
-ATTEMPT_FAILS = _nstat("TcpAttemptFails")
-ESTAB_RESETS = _nstat("TcpEstabResets")
-OUT_RSTS = _nstat("TcpOutRsts")
-RETRANS_SEGS = _nstat("TcpRetransSegs")
+ACTIVE_OPENS: Final = _nstat("TcpActiveOpens")
+PASSIVE_OPENS: Final = _nstat("TcpPassiveOpens")
+ATTEMPT_FAILS: Final = _nstat("TcpAttemptFails")
+ESTAB_RESETS: Final = _nstat("TcpEstabResets")
+OUT_RSTS: Final = _nstat("TcpOutRsts")
+RETRANS_SEGS: Final = _nstat("TcpRetransSegs")
 
 # The server namespace's counters a RunResult's time series adds up per interval
 # (TimeSeries.listen_drops, cookies_sent, synack_retrans), in the simulator and in the lab

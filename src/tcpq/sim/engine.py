@@ -17,6 +17,11 @@ equal), removed once it has run.
 An event before now is refused with ValueError (SimPy's "Negative delay"), never moved to now:
 a time in the past is a caller's bug, and a caller that means "now, if that time has passed"
 says `max(when, engine.now)`.
+
+A handler about to schedule its own continuation (the softirq draining its backlog packet by
+packet) may ask `advance_to` first: when nothing pending would run before it, the clock moves
+there and the handler goes on, the run exactly as if the continuation had been scheduled and
+dispatched (it takes the sequence number the continuation would have had).
 """
 
 from collections import deque
@@ -34,7 +39,7 @@ def _past(when: int, now: int) -> ValueError:
 
 
 class Engine:
-    __slots__ = ("_delay_lanes", "_heads", "_heap", "_lanes", "_seq", "now")
+    __slots__ = ("_delay_lanes", "_heads", "_heap", "_lanes", "_report_at", "_seq", "_until", "now")
 
     def __init__(self) -> None:
         self.now = 0
@@ -43,6 +48,8 @@ class Engine:
         self._heads: list[tuple[int, int, int]] = []  # (time, seq, delay) of each non-empty lane's head
         self._seq = 0
         self._delay_lanes = 0
+        self._until = -1  # the running `run`'s end (none yet: nothing may advance)
+        self._report_at = 0  # ... and the time of its next progress report
 
     def at(self, when: int, action: Action, arg: Any = None) -> None:
         """Run `action(arg)` at time `when`, now or later."""
@@ -81,10 +88,26 @@ class Engine:
             heappush(self._heads, (when, seq, key))
         lane.append((when, seq, action, arg))
 
+    def advance_to(self, when: int) -> bool:
+        """Move the clock to `when`, for the calling handler's own continuation, if no pending
+        event would run before that continuation (time `when`, the next sequence number): True
+        then, and the caller goes on at once instead of scheduling it. False when any pending
+        event is due at or before `when`, when `when` is past the run's end, or when a progress
+        report falls due (the continuation is scheduled as usual then)."""
+        if when > self._until or when >= self._report_at:
+            return False
+        heads, heap = self._heads, self._heap
+        if (heads and heads[0][0] <= when) or (heap and heap[0][0] <= when):
+            return False
+        self.now = when
+        self._seq += 1
+        return True
+
     def run(self, until: int, on_progress: Callable[[int], None] | None = None, every: int = 0) -> None:
         """Process events with time <= until; report progress every `every` µs of simulated time."""
         heap, heads, lanes = self._heap, self._heads, self._lanes
         next_report = every if on_progress is not None and every > 0 else until + 1
+        self._until, self._report_at = until, next_report
         while True:
             # The next event is the earlier (time, seq) of the heap top and the first lane head.
             if heads:
@@ -113,10 +136,11 @@ class Engine:
                 event = heappop(heap)
             if when >= next_report and on_progress is not None:
                 on_progress(when)
-                next_report = when + every
+                next_report = self._report_at = when + every
             self.now = when
             event[2](event[3])
         self.now = until
+        self._until = -1
 
     @property
     def pending(self) -> int:

@@ -6,6 +6,8 @@ does and turns the decision into packets to the client side and timers; what the
 for a connection moves only through lifecycle.server_next.
 """
 
+from typing import Final
+
 from tcpq.model import listener as mlistener
 from tcpq.model import timewait
 from tcpq.model.client import ClientSock
@@ -24,11 +26,17 @@ from tcpq.sim.stats import RunStats
 
 # Enum members and states as module constants: the handlers below run for every packet, and
 # Enum member lookup costs ~100 ns on Python 3.11.
-_REQUEST, _COOKIE = SynVerdict.REQUEST, SynVerdict.COOKIE
-_CHILD, _RESET, _SYNACK = AckVerdict.CHILD, AckVerdict.RESET, AckVerdict.SYNACK
-_OVERFLOW = AckVerdict.OVERFLOW
-_NONE, _REQ, _QUEUED = ServerState.NONE, ServerState.REQUEST, ServerState.QUEUED
-_ACCEPTED, _CLOSED = ServerState.ACCEPTED, ServerState.CLOSED
+_REQUEST: Final = SynVerdict.REQUEST
+_COOKIE: Final = SynVerdict.COOKIE
+_CHILD: Final = AckVerdict.CHILD
+_RESET: Final = AckVerdict.RESET
+_SYNACK: Final = AckVerdict.SYNACK
+_OVERFLOW: Final = AckVerdict.OVERFLOW
+_NONE: Final = ServerState.NONE
+_REQ: Final = ServerState.REQUEST
+_QUEUED: Final = ServerState.QUEUED
+_ACCEPTED: Final = ServerState.ACCEPTED
+_CLOSED: Final = ServerState.CLOSED
 
 
 class ServerSide(Side):
