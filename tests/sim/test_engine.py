@@ -210,3 +210,71 @@ def test_any_schedule_runs_in_time_then_scheduling_order(
     engine.run(until)
     assert ran == [index for when, index in sorted(scheduled) if when <= until]
     assert engine.pending == sum(1 for when, _ in scheduled if when > until)
+
+
+def test_advance_to_moves_the_clock_only_when_nothing_pending_runs_first() -> None:
+    engine = Engine()
+    answers: list[tuple[int, bool, int]] = []  # (asked for, answer, clock after)
+
+    def ask(when: int) -> None:
+        answers.append((when, engine.advance_to(when), engine.now))
+
+    engine.at(10, lambda _: [ask(15), ask(20), ask(21), ask(60)])
+    engine.at(20, lambda _: None)  # due at 20: the continuation at 20 would run after it
+    engine.run(50)
+    assert answers == [(15, True, 15), (20, False, 15), (21, False, 15), (60, False, 15)]
+    assert not Engine().advance_to(0)  # outside a run: nothing may advance
+
+
+def test_advance_to_stops_at_a_progress_report() -> None:
+    engine = Engine()
+    answers: list[bool] = []
+    engine.at(10, lambda _: answers.extend([engine.advance_to(99), engine.advance_to(100)]))
+    reports: list[int] = []
+    engine.run(1000, reports.append, every=100)
+    assert answers == [True, False]
+
+
+# A packet train: (first packet's time, each packet's cost in µs); and lone events.
+TRAIN = st.tuples(st.integers(0, 60), st.lists(st.integers(0, 3), min_size=1, max_size=8))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TRAIN, min_size=1, max_size=5), st.lists(st.integers(0, 80), max_size=12), st.integers(0, 90))
+def test_going_on_at_once_runs_exactly_as_scheduling_the_continuation(
+    trains: list[tuple[int, list[int]]], lone: list[int], until: int
+) -> None:
+    """A handler that works through a train of packets, each taking its cost, and continues
+    either by scheduling itself `cost` later (Link's drain before) or by `advance_to` when
+    that is allowed: both runs see every event at the same time in the same order, and the
+    events they schedule afterwards take the same sequence numbers."""
+
+    def trace(use_advance: bool) -> tuple[list[tuple[int, str]], int]:
+        engine = Engine()
+        seen: list[tuple[int, str]] = []
+
+        def lone_event(label: str) -> None:
+            seen.append((engine.now, label))
+            engine.after(1, lambda _: seen.append((engine.now, label + "+1")))
+
+        def drain(train: tuple[int, list[int], list[int]]) -> None:
+            name, costs, position = train
+            while position[0] < len(costs):
+                cost = costs[position[0]]
+                seen.append((engine.now, f"{name}.{position[0]}"))
+                position[0] += 1
+                if cost and position[0] < len(costs):
+                    if use_advance and engine.advance_to(engine.now + cost):
+                        continue
+                    engine.after(cost, drain, train)
+                    return
+
+        for index, (start, costs) in enumerate(trains):
+            engine.at(start, drain, (f"t{index}", costs, [0]))
+        for index, when in enumerate(lone):
+            engine.at(when, lone_event, f"e{index}")
+        engine.run(until)
+        engine.at(engine.now, lambda _: None)
+        return seen, engine._heap[-1][1]  # the sequence number the next event takes
+
+    assert trace(use_advance=True) == trace(use_advance=False)
