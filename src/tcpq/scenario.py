@@ -225,6 +225,10 @@ class HostSection(_Strict):
     cold_after: Duration = REFERENCE_HOST.cold_after_us
     cold_call: Duration = REFERENCE_HOST.cold_call_us
     timer_late: Annotated[tuple[int, ...], BeforeValidator(_durations)] = REFERENCE_HOST.timer_late_us
+    sleep_late: Annotated[tuple[int, ...], BeforeValidator(_durations)] = REFERENCE_HOST.sleep_late_us
+    long_sleep_late: Annotated[tuple[int, ...], BeforeValidator(_durations)] = (
+        REFERENCE_HOST.long_sleep_late_us
+    )
 
     def _kind_cost(self, key: str) -> int | None:
         """A kind of packet's cost: as given; else `packet_cost` if that was given (None);
@@ -253,6 +257,8 @@ class HostSection(_Strict):
             cold_after_us=self.cold_after,
             cold_call_us=self.cold_call,
             timer_late_us=self.timer_late,
+            sleep_late_us=self.sleep_late,
+            long_sleep_late_us=self.long_sleep_late,
         )
 
 

@@ -221,7 +221,7 @@ def test_a_timewait_client_acknowledges_a_retransmitted_fin_with_a_bare_ack() ->
 
 
 def test_arrivals_across_the_feeders_chunks_all_start_in_order() -> None:
-    """The feeder turns arrival times into ints a chunk at a time (sim/runner._Feeder): a burst
+    """The feeder turns arrival times into ints a chunk at a time (sim/program.Feeder): a burst
     larger than a chunk, and a rate group whose arrivals cross chunk edges, all start, each
     once, the burst back to back at its instant."""
     burst = 2 * 4096 + 7

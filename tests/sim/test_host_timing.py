@@ -11,6 +11,8 @@ requests and 14 get SYN cookies (the SYN queue is full before any final ACK is p
 import statistics
 from typing import Any
 
+import pytest
+
 from tcpq.scenario import scenario_from_dict
 from tcpq.sim.runner import simulate
 from tcpq.types import RunResult
@@ -110,6 +112,48 @@ def test_the_first_call_after_the_program_was_idle_is_slower() -> None:
     assert (second.clients.connected, second.clients.pending) == (18, 2)
     warm = run({**host, "cold_after": "30ms"}, server=server, duration="21250us", clients=both)
     assert (warm.clients.connected, warm.clients.pending) == (20, 0)  # not idle long enough
+
+
+def test_a_workers_sleep_ends_late_by_its_lengths_lateness() -> None:
+    """One worker, 5 request clients at once: the k-th reply comes after k services, each
+    ending late by `long_sleep_late` (a 10 ms sleep) or `sleep_late` (a 2 ms one)."""
+
+    def last_reply(service: str, host: dict[str, Any]) -> float:
+        result = run(
+            {"behind_client": 0.0, "cold_call": "0us", "accept_cost": "0us", **host},
+            server={"backlog": 8, "workers": 1, "service_time": service},
+            clients={"count": 5, "request": True, "close_after": "0s"},
+            duration="1s",
+        )
+        return result.clients.response_time_s.max
+
+    on_time = {"sleep_late": "0us", "long_sleep_late": "0us"}
+    late = {"sleep_late": "300us", "long_sleep_late": "1ms"}
+    assert last_reply("10ms", late) - last_reply("10ms", on_time) == pytest.approx(0.005, abs=2e-4)
+    assert last_reply("2ms", late) - last_reply("2ms", on_time) == pytest.approx(0.0015, abs=2e-4)
+
+
+def test_a_periodic_attacker_does_not_stay_in_phase_with_a_worker() -> None:
+    """docs/fuzz: 1 worker of 10 ms, clients at 424/s keep its accept queue full, 200 spoofed
+    SYNs/s. A spoofed SYN that comes between an accept() and the next client's SYN holds a
+    request sock for the whole run, so the SYN queue fills and later SYNs count
+    ReqQFullDoCookies (the kernel: 716). With services of exactly 10 ms the attacker's 5 ms
+    period stays in one phase of the worker's and hardly ever finds the gap (the model before:
+    6); with the sleeps' measured lateness it drifts through it."""
+    scenario = {
+        "duration": "2s",
+        "kernel": {"sysctl": {"net.ipv4.tcp_syncookies": 1, "net.ipv4.tcp_abort_on_overflow": 1}},
+        "server": {"backlog": 61, "workers": 1, "service_time": "10ms"},
+        "clients": [
+            {"count": 48},
+            {"rate": "424/s", "arrival": "uniform", "from": "0.6s", "close_after": "never"},
+        ],
+        "attack": {"rate": "200/s", "from": "0.5s"},
+    }
+    on_time = run({"sleep_late": "0us", "long_sleep_late": "0us"}, **scenario)
+    late = run({}, **scenario)  # the reference machine's lateness
+    assert on_time.counters["TcpExtTCPReqQFullDoCookies"] < 50
+    assert late.counters["TcpExtTCPReqQFullDoCookies"] > 500
 
 
 def test_accept_cost_limits_how_fast_an_event_loop_drains() -> None:

@@ -35,7 +35,9 @@ def save(calibration: Calibration, path: Path | None = None) -> Path:
 # The [host] keys a calibration writes; a cached file without one of them was written by an
 # older tcpq, which did not measure it: it is measured again rather than taken as the
 # reference machine's.
-MEASURED_KEYS = frozenset({"connect_gap", "cold_call", "wakeup", "behind_client", "timer_late"})
+MEASURED_KEYS = frozenset(
+    {"connect_gap", "cold_call", "wakeup", "behind_client", "timer_late", "sleep_late", "long_sleep_late"}
+)
 
 
 def host_table() -> tuple[dict[str, object], Path]:
@@ -51,6 +53,8 @@ def host_toml(calibration: Calibration, when: str) -> str:
     timing = calibration.timing
     wakeup = ", ".join(f'"{value}us"' for value in timing.wakeup_us)
     timer_late = ", ".join(f'"{value}us"' for value in timing.timer_late_us)
+    sleep_late = ", ".join(f'"{value}us"' for value in timing.sleep_late_us)
+    long_sleep_late = ", ".join(f'"{value}us"' for value in timing.long_sleep_late_us)
     lines = [
         f"# Written by `sudo .venv/bin/tcpq lab calibrate` on {when}, kernel {calibration.kernel}.",
         "# Use: tcpq simulate FILE --host THIS_FILE (or copy the table into a scenario).",
@@ -70,6 +74,8 @@ def host_toml(calibration: Calibration, when: str) -> str:
         f'accept_cost = "{timing.accept_us}us"',
         f'slice = "{timing.slice_us}us"',
         f"timer_late = [{timer_late}]",
+        f"sleep_late = [{sleep_late}]",
+        f"long_sleep_late = [{long_sleep_late}]",
         "# not measured: the reference machine's values (docs/scenarios.md, [host])",
         f'warm_wakeup = "{timing.warm_wakeup_us}us"',
         f'cold_after = "{timing.cold_after_us}us"',

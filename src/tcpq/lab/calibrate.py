@@ -1,13 +1,15 @@
 """`tcpq lab calibrate`: measure the host's speed (model/timing.py) with the lab's own programs.
 
-Seven probes in throwaway namespaces, independent of any scenario (nothing is fitted to a
-scenario being compared):
+Nine probes, in throwaway namespaces where they need a network, independent of any scenario
+(nothing is fitted to a scenario being compared):
 
 - wake-up: ten times a fresh lab server (an epoll loop, as `accept = "immediate"` runs) and a
   fresh run of the lab's client generator, five bursts of 50 clients each: the time from a
   burst's first call to the server's first accept(), counted from the burst's end when the
   server waited for the client program to sleep (kept as deciles: on a virtual machine the
   latency is bimodal).
+- cold call: in the same bursts, the first gap (the program slept 40 ms before it) against the
+  median gap (`cold_call`).
 - placement (`behind_client`): ten runs of `tcpq lab` itself, 50 clients at once against a
   backlog of 2; the share whose server waited for the client's burst (47 overflows, against
   5-15 when it got a CPU). The placement lasts a run and depends on how the lab starts its
@@ -24,6 +26,8 @@ scenario being compared):
   full accept queue drops.
 - timer lateness: 100 of the generator's connects, 3 ms apart, at that port, each given up by
   a 0.3 s connect timeout: how late the program's own timer fired (`timer_late`).
+- sleep lateness: 50 sleeps of 2 ms and 50 of 20 ms; how late each returned (`sleep_late`,
+  `long_sleep_late`: a worker's service time).
 
 The timer tick is the kernel's CONFIG_HZ, read from /proc/config.gz or /boot/config-*, else
 250 (the reference machine's) with a note.
@@ -42,6 +46,7 @@ from typing import TypeVar
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
+from tcpq.lab.placement import PLACEMENT_TRIALS, measure_placement, placement_share
 from tcpq.lab.sampler import ListenerSampler
 from tcpq.lab.wave import SplitWave, Wave
 from tcpq.lab.wire import (
@@ -75,6 +80,9 @@ GAP_BURST = 300  # the generator's burst for its connect gap
 TIMER_PROBES = 100  # connects the timer probe gives up by their timeout
 TIMER_SPACING_S = 0.003
 TIMER_TIMEOUT_S = 0.3
+SLEEP_PROBES = 50  # sleeps of each length for the sleep-lateness probe
+SHORT_SLEEP_S = 0.002  # a sleep below model/timing.py's LONG_SLEEP_US ...
+LONG_SLEEP_S = 0.02  # ... and one above it
 WAVE = 200  # clients in each wave of the packet-cost probe
 WAVE_TRIES = 4  # a split wave (lab/wave.py) is probed again; 4 tries all split at ~0.4 % when busy
 WAVE_PORT_STRIDE = 100  # a retry's port: clear of the ports the other waves use
@@ -217,41 +225,6 @@ def measure_bursts(lab: sandbox.Lab) -> tuple[list[tuple[float, float]], list[fl
     return firsts, gaps, cold_gaps
 
 
-PLACEMENT_TRIALS = 10  # lab runs of the placement probe
-PLACEMENT_BURST = 50  # clients at once against a backlog of 2
-PLACEMENT_SCENARIO = {
-    "name": "calibrate-placement",
-    "duration": "0.3s",
-    "server": {"backlog": 2, "accept": "immediate"},
-    "clients": {"count": PLACEMENT_BURST, "at": "0.05s"},
-}
-
-
-def measure_placement(on_trial: Callable[[], None] | None = None) -> list[int]:
-    """Where the scheduler puts the server, as a lab run finds it: PLACEMENT_TRIALS runs of
-    `tcpq lab` itself (its server, generator, sampler and start, each run fresh) with 50
-    clients at once against a backlog of 2; the ListenOverflows of each. A server placed
-    behind the client program runs only after the burst: 47 of the 50 overflow; one that got
-    a CPU overflows about as many as arrive during its wake-up (5-15)."""
-    from tcpq.lab.runner import run_lab
-    from tcpq.scenario import scenario_from_dict
-
-    scenario = scenario_from_dict(PLACEMENT_SCENARIO)
-    overflows = []
-    for _ in range(PLACEMENT_TRIALS):
-        overflows.append(int(run_lab(scenario, origin="calibrate").counters.get("TcpExtListenOverflows", 0)))
-        if on_trial is not None:
-            on_trial()
-    return overflows
-
-
-def placement_share(overflows: list[int]) -> float:
-    """The share of placement runs whose server waited for (most of) the client's burst."""
-    limit = PLACEMENT_BURST - 3  # the accept queue holds backlog + 1 = 3
-    behind = sum(1 for count in overflows if count > 0.6 * limit)
-    return behind / len(overflows) if overflows else 0.0
-
-
 def measure_preemption(lab: sandbox.Lab) -> list[float]:
     """How long a server behind the client waits when the client program never sleeps: the
     lab's generator starts LONG_ROUNDS bursts of LONG_BURST clients; for each burst whose
@@ -315,6 +288,23 @@ def measure_timer_lateness(lab: sandbox.Lab) -> list[float]:
         raise TcpqError("calibrate: the timer probe's connects did not all time out")
     # One timeout for all, so the order of the ends is the order of the starts.
     return [end - (start + TIMER_TIMEOUT_S) for start, end in zip(sorted(started), timed_out, strict=True)]
+
+
+def measure_sleep_lateness(_: sandbox.Lab) -> tuple[list[float], list[float]]:
+    """How late time.sleep() returns, as a worker's service time does in the lab's server:
+    SLEEP_PROBES sleeps of SHORT_SLEEP_S, then of LONG_SLEEP_S, in this process (a sleep does
+    not depend on the namespace; the lab's processes are idle meanwhile, as a worker's CPU is
+    between the connections it serves)."""
+
+    def overshoots(length_s: float) -> list[float]:
+        late = []
+        for _ in range(SLEEP_PROBES):
+            start = time.monotonic()
+            time.sleep(length_s)
+            late.append(time.monotonic() - start - length_s)
+        return late
+
+    return overshoots(SHORT_SLEEP_S), overshoots(LONG_SLEEP_S)
 
 
 def _wave(lab: sandbox.Lab, port: int, backlog: int, switch: str, new_backlog: int = 0) -> Wave:
@@ -413,6 +403,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         measure_connect_gaps,
         measure_packet_costs,
         measure_timer_lateness,
+        measure_sleep_lateness,
     ]
     results: list[object] = []
     total = len(steps) + PLACEMENT_TRIALS
@@ -429,10 +420,12 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
             results.append(step(lab))
             advance()
     placements = measure_placement(advance)
-    bursts, waits, accept_gaps, connect_gaps, costs, timer_lateness = results
+    bursts, waits, accept_gaps, connect_gaps, costs, timer_lateness, sleeps = results
     assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(waits, list)
     assert isinstance(connect_gaps, list) and isinstance(costs, dict) and isinstance(timer_lateness, list)
     firsts, burst_gaps, cold_gaps = bursts
+    assert isinstance(sleeps, tuple)
+    short_sleeps, long_sleeps = sleeps
     if len(firsts) < TRIALS * ROUNDS // 2 or len(accept_gaps) < QUEUED // 2:
         raise TcpqError("calibrate: too few samples (the probes fell behind); try again on a quieter machine")
     # Medians: a burst's first calls after the program slept are slower, and a preempted
@@ -466,6 +459,8 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         warm_wakeup_us=REFERENCE_HOST.warm_wakeup_us,
         cold_after_us=REFERENCE_HOST.cold_after_us,
         timer_late_us=_deciles(timer_lateness),
+        sleep_late_us=_deciles(short_sleeps),
+        long_sleep_late_us=_deciles(long_sleeps),
     )
     samples = {
         "wakeup": len(firsts),
@@ -476,5 +471,6 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         "cold": len(cold_gaps),
         "packet": 2 * REPEAT,  # waves of WAVE clients
         "timer": len(timer_lateness),
+        "sleep": len(short_sleeps) + len(long_sleeps),
     }
     return Calibration(kernel=release, timing=timing, samples=samples, notes=notes)

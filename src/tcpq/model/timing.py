@@ -61,6 +61,12 @@ def timer_wheel_expiry(now_us: int, delay_us: int, hz: int, jiffies_offset_us: i
     return bucket * tick_us - jiffies_offset_us
 
 
+# A sleep this long or longer ends as late as `long_sleep_late_us` says, a shorter one as
+# `sleep_late_us`: measured, a sleep's overshoot grows with its length (median 83-93 µs at
+# 0.5-2 ms, 116 µs at 5 ms, 168-186 µs at 20-100 ms, 2 vCPUs idle): the longer a vCPU idles,
+# the deeper it halts and the slower it wakes.
+LONG_SLEEP_US = 5000
+
 # Where time 0 falls on the jiffies clock is drawn from one level-3 granule (512 ticks): every
 # coarser boundary than that is seconds away from a run's bursts.
 JIFFIES_PHASE_TICKS = 512
@@ -116,6 +122,13 @@ class HostTiming:
     # up before or after a SYN retransmission due at the same second (the timer wheel fires
     # that 4-32 ms late at HZ 250, so the client mostly gives up first).
     timer_late_us: tuple[int, ...] = (0,)
+    # How late a worker's sleep ends (its service time: time.sleep() in the lab's server, a
+    # blocking call in a real one): the hrtimer's slack (50 µs for a normal task) plus the
+    # wake-up; deciles like `wakeup_us`, for sleeps shorter than LONG_SLEEP_US and for longer
+    # ones. A worker of "10ms" serves at 10.2 ms: a fixed service otherwise keeps a strict
+    # period that a periodic attacker or client can stay in phase with, which no host does.
+    sleep_late_us: tuple[int, ...] = (0,)
+    long_sleep_late_us: tuple[int, ...] = (0,)
 
     def costs(self) -> "PacketCosts":
         """The softirq cost of each kind of packet in ns, `packet_us` where a kind is unset."""
@@ -145,6 +158,8 @@ class HostTiming:
             and self.warm_wakeup_us == 0
             and self.cold_call_us == 0
             and not any(self.timer_late_us)
+            and not any(self.sleep_late_us)
+            and not any(self.long_sleep_late_us)
         )
 
 
@@ -183,4 +198,7 @@ REFERENCE_HOST = HostTiming(
     cold_after_us=1000,
     cold_call_us=200,  # measured 2026-12-03 (the first call of 50 bursts of 50, median)
     timer_late_us=(132, 240, 432, 474, 516, 549, 611, 654, 765, 1012),
+    # measured 2026-12-03: 50 sleeps of 2 ms and of 20 ms
+    sleep_late_us=(82, 92, 102, 105, 110, 113, 115, 117, 122, 133),
+    long_sleep_late_us=(146, 162, 167, 171, 179, 183, 190, 194, 205, 235),
 )

@@ -43,6 +43,13 @@ def render_calibration(calibration: Calibration, files: list[Path]) -> Group:
     table.add_row(
         "timer_late", "deciles", f"{late} µs late, the client's timeouts ({samples.get('timer', 0)})"
     )
+    for key, values, what in (
+        ("sleep_late", timing.sleep_late_us, "a worker's sleep under 5 ms ends late"),
+        ("long_sleep_late", timing.long_sleep_late_us, "... one of 5 ms or more"),
+    ):
+        table.add_row(
+            key, "deciles", f"{', '.join(str(v) for v in values)} µs: {what} ({samples.get('sleep', 0)})"
+        )
     parts: list[Table | Text] = [table]
     parts += [Text(f"note: {note}") for note in calibration.notes]
     parts += [Text(f"written: {path}") for path in files]

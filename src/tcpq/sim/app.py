@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from tcpq.model.timing import HostTiming
+from tcpq.model.timing import LONG_SLEEP_US, HostTiming
 from tcpq.sim.conn import Conn
 from tcpq.sim.engine import Engine
 from tcpq.sim.lifecycle import ServerState
@@ -47,6 +47,7 @@ class AppSetup:
     request_mode: bool
     timing: HostTiming
     rng: random.Random
+    sleep_late: Callable[[int], int]  # how late a sleep of so many µs ends (`sleep_lateness`)
 
 
 class ServerApp:
@@ -232,6 +233,7 @@ class WorkersApp(ServerApp):
         self.idle = workers  # blocked in accept()
         self.waking = 0  # woken, not yet running
         self.service_time = _sampler(service, setup.rng)
+        self.sleep_late = setup.sleep_late
         super().__init__(setup)
 
     def _readable(self) -> None:
@@ -267,7 +269,9 @@ class WorkersApp(ServerApp):
             self._serve(conn)
 
     def _serve(self, conn: Conn) -> None:
-        self.engine.at(self.engine.now + self.accept_us + self.service_time(), self._done, conn)
+        service = self.service_time()
+        done = self.engine.now + self.accept_us + service + self.sleep_late(service)
+        self.engine.at(done, self._done, conn)
 
     def _done(self, conn: Conn) -> None:
         conn.waiting_worker = False
@@ -295,6 +299,20 @@ def _sampler(service: ServiceTime, rng: random.Random) -> Callable[[], int]:
     if service.distribution is Distribution.FIXED:
         return lambda: mean
     return lambda: round(rng.expovariate(1.0 / mean)) if mean > 0 else 0
+
+
+def sleep_lateness(timing: HostTiming, rng: random.Random) -> Callable[[int], int]:
+    """How late a sleep of `length` µs ends (model/timing.py): a draw from the deciles for
+    its length; no sleep, no lateness."""
+    short = quantile_sampler(timing.sleep_late_us, rng)
+    long = quantile_sampler(timing.long_sleep_late_us, rng)
+
+    def late(length: int) -> int:
+        if length <= 0:
+            return 0
+        return long() if length >= LONG_SLEEP_US else short()
+
+    return late
 
 
 def quantile_sampler(quantiles: tuple[int, ...], rng: random.Random) -> Callable[[], int]:

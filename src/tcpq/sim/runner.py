@@ -4,7 +4,6 @@ import gc
 import math
 import random
 import re
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,9 +24,19 @@ from tcpq.run.arrivals import arrival_times
 from tcpq.run.settings import NamespaceSysctls, effective_sysctls, requested_sysctls
 from tcpq.run.summary import ClientRecord, RunCounters, RunKernel, run_result, sample_interval
 from tcpq.scenario import ClientGroup, Scenario, expected_attempts
-from tcpq.sim.app import AppSetup, ImmediateApp, RateApp, ServerApp, ServerHost, WorkersApp, quantile_sampler
-from tcpq.sim.conn import Conn, GroupPlan
+from tcpq.sim.app import (
+    AppSetup,
+    ImmediateApp,
+    RateApp,
+    ServerApp,
+    ServerHost,
+    WorkersApp,
+    quantile_sampler,
+    sleep_lateness,
+)
+from tcpq.sim.conn import GroupPlan
 from tcpq.sim.engine import Engine
+from tcpq.sim.program import ClientProgram, Feeder
 from tcpq.sim.world import World
 from tcpq.types import ListenerSummary, RunResult, Source, TimeSeries
 
@@ -186,11 +195,17 @@ def _namespaces(scenario: Scenario, version: KernelVersion, profile: Profile, or
 
 
 def _make_app(
-    scenario: Scenario, engine: Engine, host: ServerHost, timing: HostTiming, rng: random.Random
+    scenario: Scenario,
+    engine: Engine,
+    host: ServerHost,
+    timing: HostTiming,
+    rng: random.Random,
+    sleep_rng: random.Random,
 ) -> ServerApp:
     server = scenario.server
     request_mode = any(group.request for group in scenario.clients)
-    setup = AppSetup(engine, host, server.accept_after, request_mode, timing, rng)
+    late = sleep_lateness(timing, sleep_rng)
+    setup = AppSetup(engine, host, server.accept_after, request_mode, timing, rng, late)
     if server.workers is not None and server.service_time is not None:
         return WorkersApp(setup, server.workers, server.service_time)
     accept = server.accept if server.accept is not None else "immediate"
@@ -200,110 +215,6 @@ def _make_app(
         return ImmediateApp(setup)
     assert isinstance(accept, float)
     return RateApp(setup, accept)
-
-
-class _Feeder:
-    """Calls `start(index)` for each arrival, scheduling one at a time, so the heap holds one
-    pending arrival per feeder; arrivals at the same instant (a burst) start back to back.
-
-    The times stay in their numpy array (8 bytes each) and become Python ints a chunk at a
-    time: a list of all of them would take 36 bytes an arrival (720 MB for 20 million)."""
-
-    CHUNK = 4096
-
-    def __init__(self, engine: Engine, times: np.ndarray, start: Callable[[int], None]) -> None:
-        self.engine = engine
-        self.all_times = times
-        self.start = start
-        self.index = 0  # of the next arrival, over all chunks
-        self.chunk: list[int] = []
-        self.offset = 0  # of the next arrival in the chunk
-        if self._load():
-            engine.at(self.chunk[0], self._arrive)
-
-    def _load(self) -> bool:
-        """The next chunk of times (from `index`); False when none are left."""
-        self.chunk = self.all_times[self.index : self.index + self.CHUNK].tolist()
-        self.offset = 0
-        return bool(self.chunk)
-
-    def _arrive(self, _: object) -> None:
-        now = self.engine.now
-        start = self.start
-        chunk, offset = self.chunk, self.offset
-        while True:
-            if offset == len(chunk):
-                if not self._load():
-                    return
-                chunk, offset = self.chunk, 0
-            when = chunk[offset]
-            if when > now:
-                break
-            start(self.index)
-            self.index += 1
-            offset += 1
-        self.offset = offset
-        self.engine.at(when, self._arrive)
-
-
-class _ClientProgram:
-    """The client program: one connect() call at a time (model/timing.py). A call takes
-    `connect_gap_us`, plus `inline_packet_us` for each packet the stack processes inside it (on an
-    idle link the whole handshake, kernel-model §14.2), so a burst of N clients takes at least
-    N gaps to issue, longer when every handshake completes inside its call; its first call
-    after the program was idle takes `cold_call_us` longer."""
-
-    def __init__(self, world: World, timing: HostTiming) -> None:
-        self.world = world
-        self.gap = timing.connect_gap_us
-        self.packet_us = timing.inline_packet_us
-        world.client.call_gap = timing.connect_gap_us
-        world.client.cold_call = timing.cold_call_us
-        world.client.cold_after = timing.cold_after_us
-        self.waiting: deque[Conn] = deque()  # clients whose connect() the program has yet to call
-        self.busy = False
-        self.next_id = 0
-
-    def starter(self, plan: GroupPlan, sources: int) -> Callable[[int], None]:
-        """Start the index-th client of a group, its source address taken round-robin."""
-        world = self.world
-        addresses = [world.new_address() for _ in range(sources)]
-
-        def start(index: int) -> None:
-            conn = Conn(id=self.next_id, plan=plan, start=0, addr=addresses[index % len(addresses)])
-            self.next_id += 1
-            self.waiting.append(conn)
-            world.client.connects_queued = True
-            if not self.busy:
-                self.busy = True
-                # An event even when due now: the feeder first queues the whole burst, so the
-                # program is known to be busy (ServerApp.wake_at).
-                world.engine.at(max(world.engine.now, world.client.program_free_at), self._connect)
-            self._announce_busy()
-
-        return start
-
-    def _announce_busy(self) -> None:
-        client = self.world.client
-        client.program_busy_until = (
-            max(client.program_free_at, self.world.engine.now) + len(self.waiting) * self.gap
-        )
-
-    def _connect(self, _: object) -> None:
-        world = self.world
-        conn = self.waiting.popleft()
-        now = world.engine.now
-        conn.start = now
-        before = world.link.inline_packets
-        world.client.start(conn)
-        inline = world.link.inline_packets - before
-        world.client.end_call(now, self.gap + inline * self.packet_us)
-        if self.waiting:
-            world.engine.at(world.client.program_free_at, self._connect)
-        else:
-            self.busy = False
-            world.client.connects_done()
-        self._announce_busy()
 
 
 class _Sampler:
@@ -391,12 +302,15 @@ def simulate(
         rng=rng,
         host=timing,
     )
-    world.server.app = _make_app(scenario, engine, world.server, timing, rng)
-    # A stream of its own, so that scenarios without a connect timeout draw as before.
-    timer_rng = random.Random(f"{scenario.seed}:timers" + ("" if draw_seed is None else f":{draw_seed}"))
+    # Streams of their own, so that scenarios without workers (without a connect timeout)
+    # draw as before.
+    draws = "" if draw_seed is None else f":{draw_seed}"
+    sleep_rng = random.Random(f"{scenario.seed}:sleeps{draws}")
+    world.server.app = _make_app(scenario, engine, world.server, timing, rng, sleep_rng)
+    timer_rng = random.Random(f"{scenario.seed}:timers{draws}")
     world.client.timer_late = quantile_sampler(timing.timer_late_us, timer_rng)
     world.server.close_delay = scenario.server.close_delay
-    program = _ClientProgram(world, timing)
+    program = ClientProgram(world, timing)
     attempted = 0
     for group in scenario.clients:
         times = arrival_times(group, scenario.duration, np_rng)
@@ -407,13 +321,13 @@ def simulate(
             close_after=group.close_after,
             connect_timeout=group.connect_timeout,
         )
-        _Feeder(engine, times, program.starter(plan, group.sources))
+        Feeder(engine, times, program.starter(plan, group.sources))
     attack_times = (
         arrival_times(scenario.attack, scenario.duration, np_rng)
         if scenario.attack is not None
         else np.zeros(0)
     )
-    _Feeder(engine, attack_times, lambda _index: world.server.attack_syn(None))
+    Feeder(engine, attack_times, lambda _index: world.server.attack_syn(None))
     sampler = _Sampler(engine, world, sample_interval(scenario.duration), scenario.duration)
     duration = scenario.duration
     progress = (lambda t: on_progress(t / duration)) if on_progress is not None else None
