@@ -226,7 +226,14 @@ def test_widening_never_narrows(base: RunResult) -> None:
 
 
 # No draws of the host's own: one wake-up latency, ideal timers (no jiffies phase).
-FIXED_HOST = {"wakeup": "1ms", "hz": 0, "behind_client": 0.0}
+FIXED_HOST = {
+    "wakeup": "1ms",
+    "hz": 0,
+    "behind_client": 0.0,
+    "workers_behind_client": 0.0,
+    "sleep_late": "100us",
+    "long_sleep_late": "200us",
+}
 
 
 def test_unreplayed_draws() -> None:
@@ -248,6 +255,15 @@ def test_unreplayed_draws() -> None:
     assert len(placed) == 1 and "host.behind_client" in placed[0]
     certain = fidelity.unreplayed_draws(scenario(server=listener, host={**FIXED_HOST, "behind_client": 1.0}))
     assert certain == []  # a placement that is certain is no draw
+    workers_placed = fidelity.unreplayed_draws(
+        scenario(server=fixed, host={**FIXED_HOST, "workers_behind_client": 0.4})
+    )
+    assert len(workers_placed) == 1 and "host.workers_behind_client" in workers_placed[0]
+    late_sleeps = {**FIXED_HOST, "long_sleep_late": ["150us", "250us"]}
+    assert "host.sleep_late" in fidelity.unreplayed_draws(scenario(server=fixed, host=late_sleeps))[0]
+    assert (
+        fidelity.unreplayed_draws(scenario(server=listener, host=late_sleeps)) == []
+    )  # no workers: no sleep
 
 
 def test_compare_scenario_derives_tolerances_only_with_such_draws(

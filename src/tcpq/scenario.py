@@ -220,6 +220,7 @@ class HostSection(_Strict):
     wakeup: Annotated[tuple[int, ...], BeforeValidator(_durations)] = REFERENCE_HOST.wakeup_us
     accept_cost: Duration = REFERENCE_HOST.accept_us
     behind_client: float = Field(default=REFERENCE_HOST.behind_client, ge=0.0, le=1.0)
+    workers_behind_client: float = Field(default=REFERENCE_HOST.workers_behind_client, ge=0.0, le=1.0)
     slice: Duration = REFERENCE_HOST.slice_us
     warm_wakeup: Duration = REFERENCE_HOST.warm_wakeup_us
     cold_after: Duration = REFERENCE_HOST.cold_after_us
@@ -252,6 +253,7 @@ class HostSection(_Strict):
             wakeup_us=self.wakeup,
             accept_us=self.accept_cost,
             behind_client=self.behind_client,
+            workers_behind_client=self.workers_behind_client,
             slice_us=self.slice,
             warm_wakeup_us=self.warm_wakeup,
             cold_after_us=self.cold_after,

@@ -12,7 +12,7 @@ import statistics
 import pytest
 
 from tcpq.errors import TcpqError
-from tcpq.lab import calibrate, sandbox
+from tcpq.lab import calibrate, placement, sandbox
 from tcpq.lab.wave import SplitWave, Wave
 from tcpq.model.timing import LONG_SLEEP_US
 
@@ -130,3 +130,13 @@ def test_a_sleep_never_ends_early_and_a_longer_one_ends_later() -> None:
     assert min(short + long) >= 0
     assert statistics.median(short) < statistics.median(long) < 0.005
     assert calibrate.SHORT_SLEEP_S * 1e6 < LONG_SLEEP_US <= calibrate.LONG_SLEEP_S * 1e6
+
+
+def test_placement_runs_are_told_apart_by_their_overflows() -> None:
+    """The two placement probes' rules on runs measured on 2026-12-03: an event loop behind the
+    client lets 47 of 50 clients overflow (one that ran, 5-15); 16 workers that waited out a
+    burst of 60 let 57 overflow, workers that ran 44-51."""
+    assert placement.placement_share([47, 46, 8, 15, 5]) == pytest.approx(0.4)
+    measured = [46, 48, 56, 55, 44, 56, 51, 57]
+    assert placement.workers_placement_share(measured) == pytest.approx(0.5)
+    assert placement.workers_placement_share([]) == 0.0

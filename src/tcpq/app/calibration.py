@@ -36,7 +36,16 @@ def save(calibration: Calibration, path: Path | None = None) -> Path:
 # older tcpq, which did not measure it: it is measured again rather than taken as the
 # reference machine's.
 MEASURED_KEYS = frozenset(
-    {"connect_gap", "cold_call", "wakeup", "behind_client", "timer_late", "sleep_late", "long_sleep_late"}
+    {
+        "connect_gap",
+        "cold_call",
+        "wakeup",
+        "behind_client",
+        "workers_behind_client",
+        "timer_late",
+        "sleep_late",
+        "long_sleep_late",
+    }
 )
 
 
@@ -71,6 +80,7 @@ def host_toml(calibration: Calibration, when: str) -> str:
         f'inline_packet_cost = "{timing.inline_packet_us}us"',
         f"wakeup = [{wakeup}]",
         f"behind_client = {timing.behind_client}",
+        f"workers_behind_client = {timing.workers_behind_client}",
         f'accept_cost = "{timing.accept_us}us"',
         f'slice = "{timing.slice_us}us"',
         f"timer_late = [{timer_late}]",

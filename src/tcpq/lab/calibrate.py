@@ -13,7 +13,8 @@ Nine probes, in throwaway namespaces where they need a network, independent of a
 - placement (`behind_client`): ten runs of `tcpq lab` itself, 50 clients at once against a
   backlog of 2; the share whose server waited for the client's burst (47 overflows, against
   5-15 when it got a CPU). The placement lasts a run and depends on how the lab starts its
-  processes, so it is measured through the lab's own runner.
+  processes, so it is measured through the lab's own runner. The same for worker threads
+  (`workers_behind_client`): ten runs, 60 clients at once against 16 workers of 50 ms.
 - preemption: bursts of 400 clients; how long a server behind the client waits while the
   burst goes on (`slice`).
 - accept cost: 200 children wait in the queue of a server that starts accepting at 0.4 s; the
@@ -46,7 +47,13 @@ from typing import TypeVar
 
 from tcpq.errors import TcpqError
 from tcpq.lab import sandbox
-from tcpq.lab.placement import PLACEMENT_TRIALS, measure_placement, placement_share
+from tcpq.lab.placement import (
+    PLACEMENT_TRIALS,
+    WORKERS_SCENARIO,
+    measure_placement,
+    placement_share,
+    workers_placement_share,
+)
 from tcpq.lab.sampler import ListenerSampler
 from tcpq.lab.wave import SplitWave, Wave
 from tcpq.lab.wire import (
@@ -406,7 +413,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         measure_sleep_lateness,
     ]
     results: list[object] = []
-    total = len(steps) + PLACEMENT_TRIALS
+    total = len(steps) + 2 * PLACEMENT_TRIALS
     done = 0
 
     def advance() -> None:
@@ -420,6 +427,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
             results.append(step(lab))
             advance()
     placements = measure_placement(advance)
+    worker_placements = measure_placement(advance, WORKERS_SCENARIO)
     bursts, waits, accept_gaps, connect_gaps, costs, timer_lateness, sleeps = results
     assert isinstance(bursts, tuple) and isinstance(accept_gaps, list) and isinstance(waits, list)
     assert isinstance(connect_gaps, list) and isinstance(costs, dict) and isinstance(timer_lateness, list)
@@ -454,6 +462,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
         wakeup_us=_deciles(latencies),
         accept_us=round(statistics.median(accept_gaps) * 1e6),
         behind_client=round(placement_share(placements), 2),
+        workers_behind_client=round(workers_placement_share(worker_placements), 2),
         slice_us=slice_us,
         # Not measured here: the reference machine's (docs/scenarios.md, [host]).
         warm_wakeup_us=REFERENCE_HOST.warm_wakeup_us,
@@ -465,6 +474,7 @@ def calibrate(on_progress: Progress | None = None) -> Calibration:
     samples = {
         "wakeup": len(firsts),
         "placement": len(placements),
+        "worker_placement": len(worker_placements),
         "slice": len(waits),
         "accept": len(accept_gaps) + 1,
         "connect": len(connect_gaps) + 1,

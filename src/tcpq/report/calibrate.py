@@ -39,6 +39,11 @@ def render_calibration(calibration: Calibration, files: list[Path]) -> Group:
     table.add_row(
         "behind_client", f"{timing.behind_client:.0%}", "lab runs whose server waits out the client's burst"
     )
+    table.add_row(
+        "workers_behind_client",
+        f"{timing.workers_behind_client:.0%}",
+        f"... whose worker threads do ({samples.get('worker_placement', 0)})",
+    )
     late = ", ".join(str(value) for value in timing.timer_late_us)
     table.add_row(
         "timer_late", "deciles", f"{late} µs late, the client's timeouts ({samples.get('timer', 0)})"

@@ -54,14 +54,13 @@ class ServerApp:
     """Base: never accepts (`accept = "never"`). Subclasses override `_readable` (the listener
     became readable while running) and `_start` (accept_after has come)."""
 
-    # Whether `host.behind_client` applies: it is measured with one event-loop server
-    # (`tcpq lab calibrate`, 50 clients at once against `accept = "immediate"`), the kind of
-    # server it is applied to. Worker threads blocked in accept() were not seen waiting out
-    # the client's burst: examples/backend-3s-late-*.toml (4 workers, 20 clients at once) had
-    # 7 overflows in 3 of 3 lab runs (the workers took 4 during the burst) while calibrate
-    # measured 90 % of event-loop runs behind the client, which the model, applying it to
-    # the workers too, turned into 15 (docs/fidelity.md).
-    waits_behind_client = True
+    def placement_share(self, timing: HostTiming) -> float:
+        """The chance this kind of server waits behind the client program's burst: an event
+        loop's (`host.behind_client`, measured by calibrate with one). Worker threads have a
+        share of their own (WorkersApp): on 2026-12-03 morning examples/backend-3s-late-*.toml's
+        4 workers took 4 connections during a burst of 20 in 3 of 3 lab runs while 90 % of
+        event-loop runs waited; that evening they waited in 8 of 9 runs."""
+        return timing.behind_client
 
     def __init__(self, setup: AppSetup) -> None:
         engine, timing, rng, accept_after = setup.engine, setup.timing, setup.rng, setup.accept_after
@@ -70,7 +69,7 @@ class ServerApp:
         self.request_mode = setup.request_mode
         self.accept_us = timing.accept_us
         self.latency = quantile_sampler(timing.wakeup_us, rng)
-        self.behind_client = timing.behind_client if self.waits_behind_client else 0.0
+        self.behind_client = self.placement_share(timing)
         # Where the scheduler puts the woken server, drawn once per run: measured, the server
         # stays on the client program's CPU (or off it) for tens of bursts in a row — a
         # sync wake-up from the client's softirq prefers the waker's CPU and a task keeps its
@@ -227,7 +226,10 @@ class WorkersApp(ServerApp):
     client closes; only then does it close and take the next connection. A client that closes
     before sending its request frees its worker at once."""
 
-    waits_behind_client = False  # see ServerApp
+    def placement_share(self, timing: HostTiming) -> float:
+        """Worker threads blocked in accept(): `host.workers_behind_client` (calibrate
+        measures it with 16 workers, see ServerApp)."""
+        return timing.workers_behind_client
 
     def __init__(self, setup: AppSetup, workers: int, service: ServiceTime) -> None:
         self.idle = workers  # blocked in accept()
