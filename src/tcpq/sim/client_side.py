@@ -45,6 +45,9 @@ class ClientSide(Side):
     _server_data: Handler
     _server_rst: Handler
     _server_fin: Handler
+    _server_reply_ack: Handler
+    _server_reply_dsack: Handler
+    _server_reply_rst: Handler
 
     def __init__(self, engine: Engine, client_ns: Netns, link: Link, stats: RunStats) -> None:
         super().__init__(engine, client_ns, link, stats)
@@ -79,6 +82,9 @@ class ClientSide(Side):
         self._server_data = server.data
         self._server_rst = server.rst
         self._server_fin = server.fin
+        self._server_reply_ack = server.reply_ack
+        self._server_reply_dsack = server.reply_dsack
+        self._server_reply_rst = server.reply_rst
 
     def _release_port(self, conn: Conn) -> None:
         conn.addr.ports.live.discard(conn.port)
@@ -204,14 +210,33 @@ class ClientSide(Side):
         conn.data_unacked = False
 
     def reply(self, conn: Conn) -> None:
+        """The server's reply: acknowledged at once with a bare ACK (quick-ack mode at the
+        start of a connection, tcp_event_data_recv())."""
         if conn.state != _ESTABLISHED:
             return
         now = self.engine.now
+        conn.reply_received = True
+        self._send(self._server_reply_ack, conn)
         conn.data_unacked = False
         self._resolve(conn, Outcome.CONNECTED)
         self.stats.response_times.append(now - conn.start)
         if conn.plan.close_after is not None:
             self.engine.after(conn.plan.close_after, self._close, conn)
+
+    def reply_again(self, conn: Conn) -> None:
+        """A retransmission of the server's reply (its first copy, or our ACK of it, lost or
+        filtered). The first copy to arrive is the reply; a full socket that has it answers the
+        duplicate with a D-SACK block (tcp_send_dupack(), not a bare ACK); a timewait sock with
+        a bare ACK (tcp_timewait_state_process()); no socket with a reset."""
+        if conn.state == _ESTABLISHED and not conn.reply_received:
+            self.reply(conn)
+        elif conn.state == _CLOSED:
+            self.client_ns.counters[mib.OUT_RSTS] += 1
+            self._send(self._server_reply_rst, conn)
+        elif conn.state == _FIN_WAIT and conn.port in conn.addr.tw.entries:
+            self._send(self._server_reply_ack, conn)
+        else:
+            self._send(self._server_reply_dsack, conn)
 
     def rst(self, conn: Conn) -> None:
         if conn.state == _SYN_SENT:

@@ -49,3 +49,6 @@ class Conn:
     server_fin_acked: bool = False  # the client's ACK of the server's FIN got through
     server_closed_first: bool = False  # the server's close was the active one
     worker_holds: bool = False  # a worker replied and is blocked in read() until the client closes
+    reply_sock: ClientSock | None = None  # the server's reply retransmission state, once it replied
+    reply_acked: bool = False  # an ACK of the reply got through to the server (or it is given up)
+    reply_received: bool = False  # the reply reached the client

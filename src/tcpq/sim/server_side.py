@@ -8,6 +8,7 @@ for a connection moves only through lifecycle.server_next.
 
 from typing import Final
 
+from tcpq.model import client as mclient
 from tcpq.model import listener as mlistener
 from tcpq.model import timewait
 from tcpq.model.client import ClientSock
@@ -69,6 +70,8 @@ class ServerSide(Side):
         self._client_rst = client.rst
         self._client_data_acked = client.data_acked
         self._client_reply = client.reply
+        self._client_reply_again = client.reply_again
+        self._reply_timer = self.reply_timer
         self._client_fin = client.fin
         self._client_fin_acked = client.fin_acked
         self._client_fin_again = client.fin_again
@@ -234,6 +237,7 @@ class ServerSide(Side):
         # client retransmits it (fuzz-5-14: the kernel's client 3 RTOs, the server none).
         if self._filtered(bare_ack=False):
             return None
+        conn.reply_acked = True  # the FIN acknowledges everything the client received
         cost = None
         if conn.srv in (_REQ, _NONE):
             # A FIN carries an ACK: at a request sock (or with a cookie) tcp_check_req()
@@ -282,8 +286,41 @@ class ServerSide(Side):
         return self._client.program_busy_until
 
     def reply(self, conn: Conn) -> None:
-        if conn.srv == _ACCEPTED:
-            self._send(self._client_reply, conn)
+        """The application's reply: retransmitted like data (a loss probe, then RTOs,
+        tcp_retransmit_timer()) until an ACK of it gets through (model/client.py)."""
+        if conn.srv != _ACCEPTED:
+            return
+        self._send(self._client_reply, conn)
+        now = self.engine.now
+        sock = conn.reply_sock = ClientSock(conn=conn.id, first_send_us=now, rto_us=0)
+        rto = mclient.data_rto(self.server_ns, self.rtt)
+        self._timer(mclient.start_data(sock, now, rto), self._reply_timer, conn)
+
+    def reply_timer(self, conn: Conn) -> None:
+        sock = conn.reply_sock
+        if conn.reply_acked or sock is None:
+            return
+        nxt = mclient.tcp_retransmit_data(self.server_ns, sock, self.engine.now)
+        if nxt is None:
+            conn.reply_acked = True  # given up: the socket is destroyed (ETIMEDOUT)
+            return
+        self._timer(nxt, self._reply_timer, conn)
+        self._send_from_timer(self._client_reply_again, conn)
+
+    def reply_ack(self, conn: Conn) -> None:
+        """A bare ACK of the reply (the first, or a timewait sock's)."""
+        if not self._filtered(bare_ack=True):
+            conn.reply_acked = True
+
+    def reply_dsack(self, conn: Conn) -> None:
+        """A duplicate ACK with a D-SACK block: not a bare 52-byte ACK."""
+        if not self._filtered(bare_ack=False):
+            conn.reply_acked = True
+
+    def reply_rst(self, conn: Conn) -> None:
+        """The client has no socket for the retransmitted reply: ours is reset."""
+        if not self._filtered(bare_ack=False):
+            conn.reply_acked = True
 
     def close(self, conn: Conn) -> None:
         if conn.srv != _ACCEPTED:
@@ -306,6 +343,7 @@ class ServerSide(Side):
         if conn.server_fin_acked or self._fin_ack_filtered(conn):
             return
         conn.server_fin_acked = True
+        conn.reply_acked = True  # the ACK of our FIN acknowledges the reply before it
         if conn.server_closed_first:
             self.fin_acked(conn)
 
