@@ -75,6 +75,10 @@ def test_kernel_drains_a_wave_in_order_and_drops_cost_less_than_children() -> No
     with sandbox.lab(names) as lab:
         grown = calibrate._wave(lab, 5300, backlog=0, switch="relisten", new_backlog=4096)
         full = calibrate._wave(lab, 5301, backlog=8, switch="drain")
+        # The costs as calibrate takes them, the median of REPEAT waves each: one wave's mean
+        # grows by a pause of the vCPU inside it (a CI run measured a drop wave at 14.5 µs a
+        # packet, against 1-2 µs in every other run).
+        costs = calibrate.measure_packet_costs(lab)
         probes = [proc.pid for ns in lab.namespaces for proc in ns.processes]
     for wave in (grown, full):
         # every SYN of the wave is processed before the first final ACK arrives
@@ -82,10 +86,8 @@ def test_kernel_drains_a_wave_in_order_and_drops_cost_less_than_children() -> No
         assert len(wave.syns) >= calibrate.WAVE * 0.9
     # the grown listener answered the whole wave: one final ACK per SYN, each a child
     assert len(grown.acks) == len(grown.syns)
-    child = grown.ack_us()
-    drop = full.ack_us(first=9, first_us=child)
-    assert 0.2 < drop < child < 50, (drop, child)
-    assert 0.2 < grown.syn_us() < 50 and 0.2 < grown.synack_us() < 50
+    assert 0.2 < costs["drop"] < costs["child"] < 50, costs
+    assert 0.2 < costs["syn"] < 50 and 0.2 < costs["synack"] < 50, costs
     assert not set(names[:2]) & set(sandbox.ip("netns", "list").stdout.split())
     assert not set(probes) & set(processes(lambda cmdline: b"tcpq.lab." in cmdline))
 
