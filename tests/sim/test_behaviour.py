@@ -181,17 +181,22 @@ def test_a_filter_drops_the_fin_of_a_client_whose_connection_was_accepted() -> N
 REPLY_CLIENT = {"count": 1, "at": "0.07s", "request": True, "close_after": "never"}
 
 
+def reply_under_filter(drop: str) -> RunResult:
+    """REPLY_CLIENT's run with a filter of `drop` from 0.105 s to 0.95 s."""
+    return run(
+        duration="3s",
+        clients=REPLY_CLIENT,
+        network={"rtt": "20ms", "filter": {"drop": drop, "from": "0.105s", "until": "0.95s"}},
+        host=IDEAL_HOST,
+    )
+
+
 def test_the_server_retransmits_a_reply_whose_acks_are_filtered() -> None:
     """Every ACK filtered until 0.95 s: a loss probe at 0.32 s, an RTO at 0.54 s (each
     answered by a D-SACK ACK the filter drops), and the RTO at 0.98 s is acknowledged
     (fuzz-2-52: the kernel's server TCPTimeouts 157 and RetransSegs 195, the model's 43
     without reply retransmission, 157 and 195 with it)."""
-    result = run(
-        duration="3s",
-        clients=REPLY_CLIENT,
-        network={"rtt": "20ms", "filter": {"drop": "non_syn", "from": "0.105s", "until": "0.95s"}},
-        host=IDEAL_HOST,
-    )
+    result = reply_under_filter("non_syn")
     assert result.counters["TcpRetransSegs"] == 3
     assert result.counters["TcpExtTCPLossProbes"] == 1
     assert result.counters["TcpExtTCPTimeouts"] == 2
@@ -202,12 +207,7 @@ def test_a_bare_ack_filter_costs_a_reply_one_loss_probe() -> None:
     """The client's first ACK of the reply is a bare ACK (dropped); its answer to the
     retransmission carries a D-SACK block, which a filter of bare ACKs lets through
     (fuzz-2-47: server RetransSegs model 16 without it, 32 with it, kernel 32)."""
-    result = run(
-        duration="3s",
-        clients=REPLY_CLIENT,
-        network={"rtt": "20ms", "filter": {"drop": "bare_ack", "from": "0.105s", "until": "0.95s"}},
-        host=IDEAL_HOST,
-    )
+    result = reply_under_filter("bare_ack")
     assert result.counters["TcpRetransSegs"] == 1
     assert result.counters["TcpExtTCPLossProbes"] == 1
 

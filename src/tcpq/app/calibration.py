@@ -60,10 +60,6 @@ def host_table() -> tuple[dict[str, object], Path]:
 def host_toml(calibration: Calibration, when: str) -> str:
     """The file `tcpq simulate --host FILE` reads: a [host] table with its provenance."""
     timing = calibration.timing
-    wakeup = ", ".join(f'"{value}us"' for value in timing.wakeup_us)
-    timer_late = ", ".join(f'"{value}us"' for value in timing.timer_late_us)
-    sleep_late = ", ".join(f'"{value}us"' for value in timing.sleep_late_us)
-    long_sleep_late = ", ".join(f'"{value}us"' for value in timing.long_sleep_late_us)
     lines = [
         f"# Written by `sudo .venv/bin/tcpq lab calibrate` on {when}, kernel {calibration.kernel}.",
         "# Use: tcpq simulate FILE --host THIS_FILE (or copy the table into a scenario).",
@@ -78,17 +74,22 @@ def host_toml(calibration: Calibration, when: str) -> str:
         f'child_cost = "{timing.child_ns}ns"',
         f'drop_cost = "{timing.drop_ns}ns"',
         f'inline_packet_cost = "{timing.inline_packet_us}us"',
-        f"wakeup = [{wakeup}]",
+        f"wakeup = {_durations(timing.wakeup_us)}",
         f"behind_client = {timing.behind_client}",
         f"workers_behind_client = {timing.workers_behind_client}",
         f'accept_cost = "{timing.accept_us}us"',
         f'slice = "{timing.slice_us}us"',
-        f"timer_late = [{timer_late}]",
-        f"sleep_late = [{sleep_late}]",
-        f"long_sleep_late = [{long_sleep_late}]",
+        f"timer_late = {_durations(timing.timer_late_us)}",
+        f"sleep_late = {_durations(timing.sleep_late_us)}",
+        f"long_sleep_late = {_durations(timing.long_sleep_late_us)}",
         "# not measured: the reference machine's values (docs/scenarios.md, [host])",
         f'warm_wakeup = "{timing.warm_wakeup_us}us"',
         f'cold_after = "{timing.cold_after_us}us"',
         "",
     ]
     return "\n".join(lines)
+
+
+def _durations(values: tuple[int, ...]) -> str:
+    """A TOML list of µs durations: ["240us", "285us"]."""
+    return "[" + ", ".join(f'"{value}us"' for value in values) + "]"

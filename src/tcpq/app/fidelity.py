@@ -51,13 +51,13 @@ def unreplayed_draws(scenario: Scenario) -> list[str]:
     timeouts = any(group.connect_timeout is not None for group in scenario.clients)
     if len(set(scenario.host.timer_late)) > 1 and timeouts:
         drawn.append("how late the client program's connect timeouts fire (host.timer_late)")
+    host = scenario.host
     workers = scenario.server.workers is not None
     event_loop = not workers and scenario.server.accept != "never"
-    if 0 < scenario.host.behind_client < 1 and event_loop:
+    if 0 < host.behind_client < 1 and event_loop:
         drawn.append("whether the server waits behind the client program (host.behind_client)")
-    if 0 < scenario.host.workers_behind_client < 1 and workers:
+    if 0 < host.workers_behind_client < 1 and workers:
         drawn.append("whether the workers wait behind the client program (host.workers_behind_client)")
-    host = scenario.host
     if workers and (len(set(host.sleep_late)) > 1 or len(set(host.long_sleep_late)) > 1):
         drawn.append("how late each worker's service ends (host.sleep_late, host.long_sleep_late)")
     if scenario.host.hz > 0:

@@ -31,10 +31,11 @@ def measure_placement(
     on_trial: Callable[[], None] | None = None, scenario_table: dict[str, Any] = PLACEMENT_SCENARIO
 ) -> list[int]:
     """Where the scheduler puts the server, as a lab run finds it: PLACEMENT_TRIALS runs of
-    `tcpq lab` itself (its server, generator, sampler and start, each run fresh) with 50
-    clients at once against a backlog of 2; the ListenOverflows of each. A server placed
-    behind the client program runs only after the burst: 47 of the 50 overflow; one that got
-    a CPU overflows about as many as arrive during its wake-up (5-15)."""
+    `tcpq lab` itself (its server, generator, sampler and start, each run fresh) of
+    `scenario_table`; the ListenOverflows of each. With PLACEMENT_SCENARIO (50 clients at once
+    against an event loop with a backlog of 2) a server placed behind the client program runs
+    only after the burst: 47 of the 50 overflow; one that got a CPU overflows about as many
+    as arrive during its wake-up (5-15). WORKERS_SCENARIO: see there."""
     from tcpq.lab.runner import run_lab
     from tcpq.scenario import scenario_from_dict
 
@@ -50,12 +51,15 @@ def measure_placement(
 def placement_share(overflows: list[int]) -> float:
     """The share of placement runs whose server waited for (most of) the client's burst."""
     limit = PLACEMENT_BURST - 3  # the accept queue holds backlog + 1 = 3
-    behind = sum(1 for count in overflows if count > 0.6 * limit)
-    return behind / len(overflows) if overflows else 0.0
+    return _share([count > 0.6 * limit for count in overflows])
 
 
 def workers_placement_share(overflows: list[int]) -> float:
     """The share of worker-placement runs whose workers took at most 3 connections during
     the burst (between the 57 of workers that waited and the 44-51 of workers that ran)."""
-    behind = sum(1 for count in overflows if count >= WORKERS_BURST - 3 - 3)
-    return behind / len(overflows) if overflows else 0.0
+    return _share([count >= WORKERS_BURST - 3 - 3 for count in overflows])
+
+
+def _share(behind: list[bool]) -> float:
+    """The share of runs that waited behind the client (0 without runs)."""
+    return sum(behind) / len(behind) if behind else 0.0

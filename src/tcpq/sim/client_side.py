@@ -46,8 +46,7 @@ class ClientSide(Side):
     _server_rst: Handler
     _server_fin: Handler
     _server_reply_ack: Handler
-    _server_reply_dsack: Handler
-    _server_reply_rst: Handler
+    _server_reply_answer: Handler
 
     def __init__(self, engine: Engine, client_ns: Netns, link: Link, stats: RunStats) -> None:
         super().__init__(engine, client_ns, link, stats)
@@ -83,8 +82,7 @@ class ClientSide(Side):
         self._server_rst = server.rst
         self._server_fin = server.fin
         self._server_reply_ack = server.reply_ack
-        self._server_reply_dsack = server.reply_dsack
-        self._server_reply_rst = server.reply_rst
+        self._server_reply_answer = server.reply_answer
 
     def _release_port(self, conn: Conn) -> None:
         conn.addr.ports.live.discard(conn.port)
@@ -190,20 +188,16 @@ class ClientSide(Side):
             return
         assert conn.sock is not None
         conn.data_unacked = True
-        rto = mclient.data_rto(self.client_ns, self.rtt)
-        expiry = mclient.start_data(conn.sock, self.engine.now, rto)
-        self._timer(expiry, self._data_timer, conn)
+        self._arm_rto(conn.sock, self._data_timer, conn)
         self._send(self._server_data, conn)
 
     def data_timer(self, conn: Conn) -> None:
         if conn.state != _ESTABLISHED or not conn.data_unacked:
             return
         assert conn.sock is not None
-        nxt = mclient.tcp_retransmit_data(self.client_ns, conn.sock, self.engine.now)
-        if nxt is None:
+        if not self._rearm_data(conn.sock, self._data_timer, conn):
             self._fail(conn, _RETRIES_EXHAUSTED, Outcome.TIMED_OUT)
             return
-        self._timer(nxt, self._data_timer, conn)
         self._send_from_timer(self._server_data, conn)
 
     def data_acked(self, conn: Conn) -> None:
@@ -232,11 +226,11 @@ class ClientSide(Side):
             self.reply(conn)
         elif conn.state == _CLOSED:
             self.client_ns.counters[mib.OUT_RSTS] += 1
-            self._send(self._server_reply_rst, conn)
+            self._send(self._server_reply_answer, conn)
         elif conn.state == _FIN_WAIT and conn.port in conn.addr.tw.entries:
             self._send(self._server_reply_ack, conn)
         else:
-            self._send(self._server_reply_dsack, conn)
+            self._send(self._server_reply_answer, conn)
 
     def rst(self, conn: Conn) -> None:
         if conn.state == _SYN_SENT:

@@ -8,7 +8,6 @@ for a connection moves only through lifecycle.server_next.
 
 from typing import Final
 
-from tcpq.model import client as mclient
 from tcpq.model import listener as mlistener
 from tcpq.model import timewait
 from tcpq.model.client import ClientSock
@@ -293,18 +292,15 @@ class ServerSide(Side):
         self._send(self._client_reply, conn)
         now = self.engine.now
         sock = conn.reply_sock = ClientSock(conn=conn.id, first_send_us=now, rto_us=0)
-        rto = mclient.data_rto(self.server_ns, self.rtt)
-        self._timer(mclient.start_data(sock, now, rto), self._reply_timer, conn)
+        self._arm_rto(sock, self._reply_timer, conn)
 
     def reply_timer(self, conn: Conn) -> None:
         sock = conn.reply_sock
         if conn.reply_acked or sock is None:
             return
-        nxt = mclient.tcp_retransmit_data(self.server_ns, sock, self.engine.now)
-        if nxt is None:
+        if not self._rearm_data(sock, self._reply_timer, conn):
             conn.reply_acked = True  # given up: the socket is destroyed (ETIMEDOUT)
             return
-        self._timer(nxt, self._reply_timer, conn)
         self._send_from_timer(self._client_reply_again, conn)
 
     def reply_ack(self, conn: Conn) -> None:
@@ -312,13 +308,10 @@ class ServerSide(Side):
         if not self._filtered(bare_ack=True):
             conn.reply_acked = True
 
-    def reply_dsack(self, conn: Conn) -> None:
-        """A duplicate ACK with a D-SACK block: not a bare 52-byte ACK."""
-        if not self._filtered(bare_ack=False):
-            conn.reply_acked = True
-
-    def reply_rst(self, conn: Conn) -> None:
-        """The client has no socket for the retransmitted reply: ours is reset."""
+    def reply_answer(self, conn: Conn) -> None:
+        """The client's answer to a retransmitted reply that is not a bare 52-byte ACK: a
+        duplicate ACK with a D-SACK block, or a reset (no socket there; ours goes). Either
+        ends the retransmissions."""
         if not self._filtered(bare_ack=False):
             conn.reply_acked = True
 

@@ -8,6 +8,8 @@ lives here once; what a side sends on each retransmission, and what it does when
 is destroyed or the timewait table is full, are its own.
 """
 
+from collections.abc import Callable
+
 from tcpq.model import client as mclient
 from tcpq.model import timewait
 from tcpq.model.client import ClientSock
@@ -40,10 +42,24 @@ class Side:
         """Our FIN's RTO fired (armed by `_arm_fin`)."""
         raise NotImplementedError
 
+    def _arm_rto(self, sock: ClientSock, handler: Callable[[Conn], None], conn: Conn) -> None:
+        """A segment (data, a reply, a FIN) sent now: `handler` runs one data RTO later,
+        unless it finds the segment acknowledged by then."""
+        rto = mclient.data_rto(self._ns, self.rtt)
+        self._timer(mclient.start_data(sock, self.engine.now, rto), handler, conn)
+
+    def _rearm_data(self, sock: ClientSock, handler: Callable[[Conn], None], conn: Conn) -> bool:
+        """Data (a request, a reply) still unacknowledged at its RTO: True when it is
+        retransmitted now (`handler` re-armed), False when tcp_retries2 ran out (ETIMEDOUT)."""
+        nxt = mclient.tcp_retransmit_data(self._ns, sock, self.engine.now)
+        if nxt is None:
+            return False
+        self._timer(nxt, handler, conn)
+        return True
+
     def _arm_fin(self, sock: ClientSock, conn: Conn) -> None:
         """close() sent our FIN: it is retransmitted one data RTO later unless acknowledged."""
-        rto = mclient.data_rto(self._ns, self.rtt)
-        self._timer(mclient.start_data(sock, self.engine.now, rto), self._fin_timer, conn)
+        self._arm_rto(sock, self._fin_timer, conn)
 
     def _rearm_fin(self, sock: ClientSock, conn: Conn) -> bool:
         """Our FIN is still unacknowledged at its RTO: True when it is retransmitted now (the
