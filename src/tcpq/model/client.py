@@ -5,7 +5,6 @@ tcp_write_timeout(), tcp_model_timeout(), net/ipv4/tcp_input.c: tcp_reset(),
 tcp_validate_incoming() (kernel-model §5).
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -26,16 +25,22 @@ class Outcome(StrEnum):
     PENDING = "pending"  # unresolved when the run stopped
 
 
-@dataclass(slots=True)
 class ClientSock:
-    """A client socket's retransmission state (SYN_SENT, then data while ESTABLISHED)."""
+    """A client socket's retransmission state (SYN_SENT, then data while ESTABLISHED).
 
-    conn: int
-    first_send_us: int
-    rto_us: int
-    retransmits: int = 0
-    total_rto: int = 0
-    last_challenge_ack_us: int | None = None
+    A plain class, not a dataclass: the compiled core builds one per connection attempt,
+    and a dataclass's `__init__` stays interpreted Python there (`dataclasses` writes it
+    at import)."""
+
+    __slots__ = ("conn", "first_send_us", "last_challenge_ack_us", "retransmits", "rto_us", "total_rto")
+
+    def __init__(self, conn: int, first_send_us: int, rto_us: int) -> None:
+        self.conn = conn
+        self.first_send_us = first_send_us
+        self.rto_us = rto_us
+        self.retransmits = 0
+        self.total_rto = 0
+        self.last_challenge_ack_us: int | None = None
 
 
 def tcp_connect(ns: Netns, conn: int, now: int) -> ClientSock:

@@ -4,7 +4,6 @@ Mirrors net/ipv4/inet_connection_sock.c: reqsk_timer_handler(), syn_ack_recalc()
 include/net/tcp.h: tcp_reqsk_timeout() (kernel-model §3).
 """
 
-from dataclasses import dataclass
 from enum import Enum
 
 from tcpq.model import mib
@@ -12,20 +11,38 @@ from tcpq.model.constants import REQSK_MIN_RETRIES, REQSK_PRUNE_FLOOR
 from tcpq.model.netns import Netns
 
 
-@dataclass(slots=True)
 class RequestSock:
-    """One TCP_NEW_SYN_RECV request (kernel-model §3.1)."""
+    """One TCP_NEW_SYN_RECV request (kernel-model §3.1).
 
-    conn: int
-    peer: str
-    created_us: int
-    timeout_us: int
-    expires_us: int
-    num_timeout: int = 0
-    num_retrans: int = 0
-    acked: bool = False
-    # Last rate-limited reply sent for this request (tcp_oow_rate_limited, §4.1).
-    last_oow_ack_us: int | None = None
+    A plain class, not a dataclass: the compiled core builds one per SYN that gets a request sock,
+    and a dataclass's `__init__` stays interpreted Python there (`dataclasses` writes it
+    at import)."""
+
+    __slots__ = (
+        "acked",
+        "conn",
+        "created_us",
+        "expires_us",
+        "last_oow_ack_us",
+        "num_retrans",
+        "num_timeout",
+        "peer",
+        "timeout_us",
+    )
+
+    def __init__(
+        self, conn: int, peer: str, created_us: int, timeout_us: int, expires_us: int, num_timeout: int = 0
+    ) -> None:
+        self.conn = conn
+        self.peer = peer
+        self.created_us = created_us
+        self.timeout_us = timeout_us
+        self.expires_us = expires_us
+        self.num_timeout = num_timeout
+        self.num_retrans = 0
+        self.acked = False
+        # Last rate-limited reply sent for this request (tcp_oow_rate_limited, §4.1).
+        self.last_oow_ack_us: int | None = None
 
     @property
     def young(self) -> bool:

@@ -18,16 +18,30 @@ class TwSubstate(StrEnum):
     TIME_WAIT = "TIME_WAIT"
 
 
-@dataclass(slots=True)
 class TimeWait:
-    """One inet_timewait_sock; `key` is the local port for clients, a connection id otherwise."""
+    """One inet_timewait_sock; `key` is the local port for clients, a connection id otherwise.
 
-    key: int
-    created_us: int
-    expires_us: int
-    substate: TwSubstate
-    has_timestamps: bool = True
-    loopback: bool = True
+    A plain class, not a dataclass: the compiled core builds one per closed connection,
+    and a dataclass's `__init__` stays interpreted Python there (`dataclasses` writes it
+    at import)."""
+
+    __slots__ = ("created_us", "expires_us", "has_timestamps", "key", "loopback", "substate")
+
+    def __init__(
+        self,
+        key: int,
+        created_us: int,
+        expires_us: int,
+        substate: TwSubstate,
+        has_timestamps: bool = True,
+        loopback: bool = True,
+    ) -> None:
+        self.key = key
+        self.created_us = created_us
+        self.expires_us = expires_us
+        self.substate = substate
+        self.has_timestamps = has_timestamps
+        self.loopback = loopback
 
 
 @dataclass(slots=True)
